@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# lib.sh - what `make check`, `make check-compile` and `make run` share:
+# installing their tools, reading the kernel matrix, building the modules
+# and test programs for a kernel, packing an initramfs and booting it.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+VERSION=$(cat "$TOP/VERSION")
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- packages
+
+pkg_installed() {
+	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+# Installs the named Debian packages that are missing (needs root).
+need_pkgs() {
+	local missing=() p
+	for p in "$@"; do
+		pkg_installed "$p" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "missing packages (run as root to install): ${missing[*]}"
+	say "installing: ${missing[*]}"
+	if [ -z "${LKM_APT_UPDATED:-}" ]; then
+		apt-get update -qq >&2 || die "apt-get update failed"
+		LKM_APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" </dev/null >&2 ||
+		die "apt-get install ${missing[*]} failed"
+}
+
+host_tools() {
+	need_pkgs make gcc libc6-dev kmod cpio gzip busybox-static \
+		qemu-system-x86 "$@"
+}
+
+# ---------------------------------------------------------------- matrix
+
+# Prints "name root meta" for each kernel of the matrix that $KERNELS
+# selects (all when empty; names separated by spaces or commas).
+matrix() {
+	local want=" ${KERNELS//,/ } " name root meta
+	while read -r name root meta; do
+		case $name in '' | '#'*) continue ;; esac
+		[ -z "${KERNELS:-}" ] || [[ $want == *" $name "* ]] || continue
+		echo "$name $root $meta"
+	done <"$TOP/tests/kernels"
+}
+
+# The modules to test: every src/lkm_*.c, or those $MODULES names.
+modules() {
+	local m all
+	all=$(cd "$TOP/src" && ls lkm_*.c | sed 's/\.c$//')
+	if [ -z "${MODULES:-}" ]; then
+		echo "$all"
+		return
+	fi
+	for m in ${MODULES//,/ }; do
+		grep -qx "$m" <<<"$all" || die "no module $m (have: $(echo $all))"
+		echo "$m"
+	done
+}
+
+# Sets KROOT (filesystem root holding the headers), KVER (exact version),
+# KDIR (headers, inside KROOT), VMLINUZ and KCONFIG for one matrix line,
+# installing the packages it needs first.
+kernel_setup() {
+	local root=$2 meta=$3
+	case $root in
+	host)
+		KROOT=/
+		need_pkgs "linux-image-$meta" "linux-headers-$meta"
+		KVER=$(dpkg-query -W -f='${Depends}' "linux-headers-$meta" |
+			grep -o 'linux-headers-[^ ,]*' | head -1)
+		KVER=${KVER#linux-headers-}
+		VMLINUZ=/boot/vmlinuz-$KVER
+		KCONFIG=/boot/config-$KVER
+		;;
+	*)
+		say "kernel $1: unknown root '$root'"
+		return 1
+		;;
+	esac
+	KDIR=/usr/src/linux-headers-$KVER
+	[ -n "$KVER" ] && [ -d "$KROOT$KDIR" ] && [ -f "$VMLINUZ" ] || {
+		say "kernel $1: no headers or image for linux-headers-$meta ($KVER)"
+		return 1
+	}
+}
+
+# ---------------------------------------------------------------- building
+
+# Builds every module for the kernel set up by kernel_setup into $1/, with
+# W=1. Prints the log on failure; any compiler or modpost warning fails.
+build_modules() {
+	local out=$1 tree log
+	tree=$KROOT/tmp/lkmkit-build-$KVER
+	log=$out/build.log
+	rm -rf "$tree" && mkdir -p "$tree" "$out"
+	cp -r "$TOP/src" "$TOP/include" "$TOP/VERSION" "$tree/"
+	if [ "$KROOT" = / ]; then
+		make -C "$KDIR" M="$tree/src" W=1 modules >"$log" 2>&1
+	else
+		chroot "$KROOT" make -C "$KDIR" M="/tmp/lkmkit-build-$KVER/src" \
+			W=1 modules >"$log" 2>&1
+	fi || { cat "$log" >&2; return 1; }
+	if grep -iE 'warning:|error:' "$log" >&2; then
+		say "build for $KVER has warnings (full log: $log)"
+		return 1
+	fi
+	rm -f "$out"/*.ko
+	cp "$tree"/src/*.ko "$out/"
+	rm -rf "$tree"
+}
+
+# Builds the in-guest test programs as static binaries into $BUILD/tests/.
+build_tests() {
+	local t out=$BUILD/tests
+	mkdir -p "$out"
+	for t in "$TOP"/tests/lkm_*.c; do
+		gcc -static -O2 -Wall -Wextra -Werror -pthread \
+			-DLKMKIT_VERSION="\"$VERSION\"" -I"$TOP/include/uapi" \
+			-o "$out/$(basename "$t" .c)" "$t" "$TOP/tests/lkmtest.c" ||
+			return 1
+	done
+}
+
+# ---------------------------------------------------------------- booting
+
+# Packs $1 (an initramfs file) from the modules in $2/, the test programs,
+# busybox and the guest's init, which reads its job from the kernel command
+# line (lkmkit.mode=check|run|demo, lkmkit.modules=a,b).
+pack_initramfs() {
+	local img=$1 kos=$2 dir
+	dir=$(dirname "$img")/initramfs
+	rm -rf "$dir"
+	mkdir -p "$dir"/{bin,dev,proc,sys,tmp,tests,lib/modules/lkmkit}
+	cp /bin/busybox "$dir/bin/busybox"
+	cp "$TOP/tests/guest-init" "$dir/init"
+	chmod 755 "$dir/init"
+	cp "$kos"/*.ko "$dir/lib/modules/lkmkit/"
+	cp "$BUILD"/tests/lkm_* "$dir/tests/"
+	(cd "$dir" && find . | cpio -o -H newc --quiet | gzip -1) >"$img"
+}
+
+# The command line every guest boots with: any warning, oops, hang or
+# slab/KFENCE report is fatal, so a kernel bug cannot pass unnoticed.
+boot_cmdline() {
+	local cmd="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic"
+	cmd+=" softlockup_panic=1 hung_task_panic=1 panic_on_taint=0x20"
+	cmd+=" slub_debug=FZPU"
+	grep -q '^CONFIG_KFENCE=y' "$KCONFIG" 2>/dev/null &&
+		cmd+=" kfence.sample_interval=10"
+	echo "$cmd"
+}
+
+# qemu_boot INITRAMFS APPEND [QEMU ARGS...]: boots the kernel of kernel_setup,
+# killed after $BOOT_TIMEOUT seconds when that is set.
+qemu_boot() {
+	local initrd=$1 append=$2
+	shift 2
+	${BOOT_TIMEOUT:+timeout "$BOOT_TIMEOUT"} qemu-system-x86_64 -m 1024 -smp 2 -no-reboot -nodefaults \
+		-kernel "$VMLINUZ" -initrd "$initrd" \
+		-append "$(boot_cmdline) $append" "$@"
+}

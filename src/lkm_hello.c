@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lkm_hello - load/unload messages and validated module parameters.
+ *
+ * Every writable parameter goes through a setter that checks the value
+ * before storing it, so a bad value is refused with EINVAL both at load
+ * time (the load fails) and at run time through
+ * /sys/module/lkm_hello/parameters/ (the old value stays).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/init.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/string.h>
+
+#define HELLO_MAX_HOWMANY	64
+#define HELLO_MAX_WHOM		64
+#define HELLO_MAX_IDS		8
+
+static char *whom = "world";
+static int howmany = 1;
+static bool verbose;
+static int ids[HELLO_MAX_IDS];
+static unsigned int nr_ids;
+
+static int whom_set(const char *val, const struct kernel_param *kp)
+{
+	char name[HELLO_MAX_WHOM + 1];
+	size_t len = strcspn(val, "\n");	/* sysfs writes end in one */
+
+	if (len == 0 || len > HELLO_MAX_WHOM) {
+		pr_err("whom must be 1..%d bytes long, got %zu\n",
+		       HELLO_MAX_WHOM, len);
+		return -EINVAL;
+	}
+	memcpy(name, val, len);
+	name[len] = '\0';
+	return param_set_charp(name, kp);
+}
+
+static const struct kernel_param_ops whom_ops = {
+	.set	= whom_set,
+	.get	= param_get_charp,
+	.free	= param_free_charp,
+};
+
+static int howmany_set(const char *val, const struct kernel_param *kp)
+{
+	int n, ret;
+
+	ret = kstrtoint(val, 0, &n);
+	if (ret || n < 0 || n > HELLO_MAX_HOWMANY) {
+		pr_err("howmany must be an integer in 0..%d, got '%.*s'\n",
+		       HELLO_MAX_HOWMANY, (int)min_t(size_t, strcspn(val, "\n"), 32),
+		       val);
+		return -EINVAL;
+	}
+	*(int *)kp->arg = n;
+	return 0;
+}
+
+static const struct kernel_param_ops howmany_ops = {
+	.set	= howmany_set,
+	.get	= param_get_int,
+};
+
+module_param_cb(whom, &whom_ops, &whom, 0644);
+MODULE_PARM_DESC(whom, "Who to greet (1..64 bytes, default \"world\")");
+module_param_cb(howmany, &howmany_ops, &howmany, 0644);
+MODULE_PARM_DESC(howmany, "How many greetings to log at load (0..64, default 1)");
+module_param(verbose, bool, 0644);
+MODULE_PARM_DESC(verbose, "Also log the ids at load (default off)");
+module_param_array(ids, int, &nr_ids, 0444);
+MODULE_PARM_DESC(ids, "Up to 8 comma-separated integers, logged when verbose");
+
+static int __init lkm_hello_init(void)
+{
+	int i;
+
+	/* The parameter files exist, and can be written, before init runs. */
+	kernel_param_lock(THIS_MODULE);
+	for (i = 0; i < howmany; i++)
+		pr_info("Hello, %s!\n", whom);
+	if (verbose)
+		for (i = 0; i < nr_ids; i++)
+			pr_info("ids[%d] = %d\n", i, ids[i]);
+	kernel_param_unlock(THIS_MODULE);
+	return 0;
+}
+
+static void __exit lkm_hello_exit(void)
+{
+	/* whom may be rewritten through sysfs until the module is gone. */
+	kernel_param_lock(THIS_MODULE);
+	pr_info("Goodbye, %s.\n", whom);
+	kernel_param_unlock(THIS_MODULE);
+}
+
+module_init(lkm_hello_init);
+module_exit(lkm_hello_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("lkmkit developers");
+MODULE_DESCRIPTION("Greets on load and unload; validated module parameters");
+MODULE_VERSION(LKMKIT_VERSION);

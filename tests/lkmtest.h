@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lkmtest.h - the helpers every in-guest test program shares.
+ *
+ * Test programs run as root inside the QEMU guest and print KTAP: a
+ * header, the plan declared up front, one "ok"/"not ok" line per check.
+ * The host counts the lines and fails the run when the plan and the
+ * results disagree, so a program that dies half way is a failure.
+ */
+#ifndef LKMTEST_H
+#define LKMTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Where the guest's init puts the modules under test. */
+#define LKM_MODDIR "/lib/modules/lkmkit"
+
+void ktap_begin(const char *suite, int planned);
+/* Records one check; returns cond so callers can stop early on failure. */
+bool ktap_ok(bool cond, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void ktap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the fail count and returns the exit status for main(). */
+int ktap_end(void);
+
+/* Checks that an int-returning call gave the expected value (or -errno). */
+#define ktap_eq(got, want, ...) ktap_int_eq((long)(got), (long)(want), __VA_ARGS__)
+bool ktap_int_eq(long got, long want, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Module loading through the syscalls, to see the exact errno: 0 or -errno. */
+int mod_load(const char *name, const char *params);
+int mod_unload(const char *name);
+bool mod_loaded(const char *name);
+
+/* Kernel log: mark the current end, then look for text printed since. */
+void kmsg_mark(void);
+bool kmsg_seen(const char *needle);
+int kmsg_count(const char *needle);
+
+/* Whole-file helpers: 0 or -errno; file_read NUL-terminates. */
+int file_read(const char *path, char *buf, size_t size);
+int file_write(const char *path, const char *text);
+long file_long(const char *path);
+int file_mode(const char *path);
+bool path_exists(const char *path);
+
+/* A short-lived worker pool: runs fn(i, arg) in n threads and joins them. */
+void run_threads(int n, void *(*fn)(void *), void *args, size_t argsize);
+
+/* Monotonic milliseconds, for bounded loops. */
+long now_ms(void);
+
+#endif /* LKMTEST_H */
