@@ -31,14 +31,28 @@ need_pkgs() {
 		apt-get update -qq >&2 || die "apt-get update failed"
 		LKM_APT_UPDATED=1
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
 		--no-install-recommends "${missing[@]}" </dev/null >&2 ||
 		die "apt-get install ${missing[*]} failed"
 }
 
 host_tools() {
-	need_pkgs make gcc libc6-dev kmod cpio gzip busybox-static \
-		qemu-system-x86 "$@"
+	need_pkgs make gcc libc6-dev kmod cpio gzip xz-utils busybox-static \
+		qemu-system-x86 sparse "$@"
+}
+
+# Prints the path of checkpatch.pl, taken once from Debian's kernel source.
+checkpatch() {
+	local dir=$BUILD/tools tarball
+	if [ ! -f "$dir/scripts/checkpatch.pl" ]; then
+		need_pkgs linux-source
+		tarball=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -1)
+		mkdir -p "$dir"
+		tar -xJf "$tarball" -C "$dir" --strip-components=1 --wildcards \
+			'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+			'*/scripts/const_structs.checkpatch' || return 1
+	fi
+	echo "$dir/scripts/checkpatch.pl"
 }
 
 # ---------------------------------------------------------------- matrix
@@ -98,21 +112,25 @@ kernel_setup() {
 # ---------------------------------------------------------------- building
 
 # Builds every module for the kernel set up by kernel_setup into $1/, with
-# W=1. Prints the log on failure; any compiler or modpost warning fails.
+# W=1 and sparse (C=2). Prints the log on failure; any compiler, sparse or
+# modpost warning fails.
 build_modules() {
 	local out=$1 tree log
-	tree=$KROOT/tmp/lkmkit-build-$KVER
+	# Kbuild writes next to the sources: build a private copy, inside the
+	# root that has the headers.
+	mkdir -p "$out" "$KROOT/tmp"
+	tree=$(mktemp -d "$KROOT/tmp/lkmkit.XXXXXX")
 	log=$out/build.log
-	rm -rf "$tree" && mkdir -p "$tree" "$out"
 	cp -r "$TOP/src" "$TOP/include" "$TOP/VERSION" "$tree/"
 	if [ "$KROOT" = / ]; then
-		make -C "$KDIR" M="$tree/src" W=1 modules >"$log" 2>&1
+		make -C "$KDIR" M="$tree/src" W=1 C=2 modules
 	else
-		chroot "$KROOT" make -C "$KDIR" M="/tmp/lkmkit-build-$KVER/src" \
-			W=1 modules >"$log" 2>&1
-	fi || { cat "$log" >&2; return 1; }
+		chroot "$KROOT" make -C "$KDIR" M="${tree#"$KROOT"}/src" W=1 C=2 \
+			modules
+	fi >"$log" 2>&1 || { cat "$log" >&2; rm -rf "$tree"; return 1; }
 	if grep -iE 'warning:|error:' "$log" >&2; then
 		say "build for $KVER has warnings (full log: $log)"
+		rm -rf "$tree"
 		return 1
 	fi
 	rm -f "$out"/*.ko

@@ -14,21 +14,21 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define __printf(a, b) __attribute__((format(printf, a, b)))
+
 /* Where the guest's init puts the modules under test. */
 #define LKM_MODDIR "/lib/modules/lkmkit"
 
 void ktap_begin(const char *suite, int planned);
 /* Records one check; returns cond so callers can stop early on failure. */
-bool ktap_ok(bool cond, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void ktap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool ktap_ok(bool cond, const char *fmt, ...) __printf(2, 3);
+void ktap_diag(const char *fmt, ...) __printf(1, 2);
 /* Prints the fail count and returns the exit status for main(). */
 int ktap_end(void);
 
 /* Checks that an int-returning call gave the expected value (or -errno). */
 #define ktap_eq(got, want, ...) ktap_int_eq((long)(got), (long)(want), __VA_ARGS__)
-bool ktap_int_eq(long got, long want, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+bool ktap_int_eq(long got, long want, const char *fmt, ...) __printf(3, 4);
 
 /* Module loading through the syscalls, to see the exact errno: 0 or -errno. */
 int mod_load(const char *name, const char *params);
