@@ -5,7 +5,8 @@
  * Every writable parameter goes through a setter that checks the value
  * before storing it, so a bad value is refused with EINVAL both at load
  * time (the load fails) and at run time through
- * /sys/module/lkm_hello/parameters/ (the old value stays).
+ * /sys/module/lkm_hello/parameters/ (the old value stays). Integer ranges
+ * are checked by the shared lkm_param.h.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -14,6 +15,8 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/string.h>
+
+#include "lkm_param.h"
 
 #define HELLO_MAX_HOWMANY	64
 #define HELLO_MAX_WHOM		64
@@ -46,29 +49,10 @@ static const struct kernel_param_ops whom_ops = {
 	.free	= param_free_charp,
 };
 
-static int howmany_set(const char *val, const struct kernel_param *kp)
-{
-	int n, ret;
-
-	ret = kstrtoint(val, 0, &n);
-	if (ret || n < 0 || n > HELLO_MAX_HOWMANY) {
-		pr_err("howmany must be an integer in 0..%d, got '%.*s'\n",
-		       HELLO_MAX_HOWMANY, (int)min_t(size_t, strcspn(val, "\n"), 32),
-		       val);
-		return -EINVAL;
-	}
-	*(int *)kp->arg = n;
-	return 0;
-}
-
-static const struct kernel_param_ops howmany_ops = {
-	.set	= howmany_set,
-	.get	= param_get_int,
-};
-
 module_param_cb(whom, &whom_ops, &whom, 0644);
+__MODULE_PARM_TYPE(whom, "charp");
 MODULE_PARM_DESC(whom, "Who to greet (1..64 bytes, default \"world\")");
-module_param_cb(howmany, &howmany_ops, &howmany, 0644);
+lkm_param_range(howmany, 0, HELLO_MAX_HOWMANY, 0, 0644);
 MODULE_PARM_DESC(howmany, "How many greetings to log at load (0..64, default 1)");
 module_param(verbose, bool, 0644);
 MODULE_PARM_DESC(verbose, "Also log the ids at load (default off)");
