@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ktap.awk - judges a guest's KTAP log (see tests/lkmtest.c for the writer).
+#
+#   awk -v who=6.12 -v expect="lkm_hello lkm_misc" -f ktap.awk ktap.log
+#
+# Prints "passed failed skipped tainted" on stdout and one line per failure
+# on stderr. Besides "not ok" lines, these fail: a suite whose results and
+# plan disagree (its program crashed or hung), a suite in `expect` that
+# never started, and a log without the guest's final "done" line.
+
+function fail(msg) {
+	printf "FAIL: %s: %s\n", who, msg > "/dev/stderr"
+	f++
+}
+
+function close_suite() {
+	if (suite != "" && ran != plan)
+		fail(sprintf("%s: planned %d checks, ran %d", suite, plan, ran))
+	suite = ""
+}
+
+{ sub(/\r$/, "") }
+/^KTAP version/ { close_suite(); suite = "?"; plan = -1; ran = 0; next }
+/^# suite: / { suite = $3; seen[suite] = 1; next }
+/^1\.\.[0-9]+$/ { plan = substr($0, 4) + 0; next }
+/^(not )?ok [0-9]+/ && suite == "" { fail("result outside a suite: " $0); next }
+/^ok [0-9]+.*# SKIP/ { s++; ran++; printf "SKIP: %s: %s: %s\n", who, suite, $0 > "/dev/stderr"; next }
+/^ok [0-9]+/ { p++; ran++; next }
+/^not ok [0-9]+/ { ran++; fail(suite ": " $0); next }
+/^# lkmkit: tainted / { tainted = $4 + 0; next }
+/^# lkmkit: done$/ { done = 1 }
+
+END {
+	close_suite()
+	n = split(expect, want, " ")
+	for (i = 1; i <= n; i++)
+		if (!(want[i] in seen))
+			fail(want[i] ": no results (test program missing or dead)")
+	if (!done)
+		fail("the guest did not finish its tests")
+	print p + 0, f + 0, s + 0, tainted + 0
+}
