@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,10 +11,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lkmtest.h"
+
+void *bad_ptr = (void *)8;
 
 static int ktap_planned, ktap_run, ktap_failed;
 static const char *ktap_suite;
@@ -226,6 +230,22 @@ int file_mode(const char *path)
 bool path_exists(const char *path)
 {
 	return access(path, F_OK) == 0;
+}
+
+int as_nobody(int (*fn)(void *arg), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(255);
+		_exit(-fn(arg) & 0xff);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -ECHILD;
+	return -WEXITSTATUS(status);
 }
 
 void run_threads(int n, void *(*fn)(void *), void *args, size_t argsize)

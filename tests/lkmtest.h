@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define __printf(a, b) __attribute__((format(printf, a, b)))
 
 /* Where the guest's init puts the modules under test. */
@@ -29,6 +30,9 @@ int ktap_end(void);
 /* Checks that an int-returning call gave the expected value (or -errno). */
 #define ktap_eq(got, want, ...) ktap_int_eq((long)(got), (long)(want), __VA_ARGS__)
 bool ktap_int_eq(long got, long want, const char *fmt, ...) __printf(3, 4);
+
+/* An address no process maps, for EFAULT checks (opaque to the compiler). */
+extern void *bad_ptr;
 
 /* Module loading through the syscalls, to see the exact errno: 0 or -errno. */
 int mod_load(const char *name, const char *params);
@@ -46,6 +50,12 @@ int file_write(const char *path, const char *text);
 long file_long(const char *path);
 int file_mode(const char *path);
 bool path_exists(const char *path);
+
+/*
+ * Runs fn(arg) in a child process that has dropped root for uid/gid 65534
+ * and returns what fn returned (0 or -errno, as an exit status carries it).
+ */
+int as_nobody(int (*fn)(void *arg), void *arg);
 
 /* A short-lived worker pool: runs fn(i, arg) in n threads and joins them. */
 void run_threads(int n, void *(*fn)(void *), void *args, size_t argsize);

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Guest test of lkm_chardev: file semantics, ioctls, sysfs, concurrency. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <linux/lkm_chardev.h>
+
+#include "lkmtest.h"
+
+#define MOD "lkm_chardev"
+#define DEV(n) "/dev/lkm_chardev" #n
+#define SYS(n, attr) "/sys/class/lkmkit/lkm_chardev" #n "/" attr
+#define CAP 65536
+
+static int dev_open(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static long rw(ssize_t n)
+{
+	return n < 0 ? -errno : n;
+}
+
+static long dev_size(int fd)
+{
+	__u64 size;
+
+	return ioctl(fd, LKM_CHARDEV_GET_SIZE, &size) ? -errno : (long)size;
+}
+
+static void test_parameters(void)
+{
+	static const char *const bad[][2] = {
+		{ "devices=0", "devices must be an integer in 1..64, got '0'" },
+		{ "devices=65", "got '65'" },
+		{ "capacity=4095", "capacity must be an integer in 4096..67108864" },
+		{ "capacity=67108865", "got '67108865'" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		kmsg_mark();
+		ktap_eq(mod_load(MOD, bad[i][0]), -EINVAL, "load with %s gives EINVAL",
+			bad[i][0]);
+		ktap_ok(kmsg_seen(bad[i][1]), "dmesg explains %s", bad[i][0]);
+	}
+	ktap_ok(!path_exists(DEV(0)) && !path_exists("/sys/class/lkmkit"),
+		"refused loads leave no node and no class");
+}
+
+static void test_nodes(void)
+{
+	struct stat st0, st3;
+
+	ktap_eq(mod_load(MOD, "devices=4 capacity=65536"), 0,
+		"load devices=4 capacity=65536");
+	ktap_ok(path_exists(DEV(0)) && path_exists(DEV(3)) && !path_exists(DEV(4)),
+		"exactly /dev/lkm_chardev0..3 exist");
+	ktap_ok(!stat(DEV(0), &st0) && !stat(DEV(3), &st3) &&
+		S_ISCHR(st0.st_mode) && major(st0.st_rdev) == major(st3.st_rdev) &&
+		minor(st3.st_rdev) == minor(st0.st_rdev) + 3,
+		"the nodes are character devices of one major, consecutive minors");
+	ktap_eq(file_long(SYS(2, "size")), 0, "sysfs size starts at 0");
+	ktap_eq(file_long(SYS(2, "capacity")), CAP, "sysfs capacity is 65536");
+	ktap_ok(file_mode(SYS(0, "size")) == 0444 &&
+		file_mode(SYS(0, "capacity")) == 0444 &&
+		file_mode(SYS(0, "stats")) == 0444,
+		"sysfs attributes are read-only (0444)");
+	ktap_eq(file_write(SYS(0, "size"), "1"), -EACCES, "sysfs size refuses writes");
+}
+
+static void test_file_semantics(void)
+{
+	char buf[256], zeros[100] = { 0 };
+	int fd = dev_open(DEV(2), O_RDWR);
+
+	ktap_ok(fd >= 0, "open /dev/lkm_chardev2 read-write");
+	ktap_eq(rw(write(fd, "hello", 5)), 5, "write 5 bytes");
+	ktap_eq(file_long(SYS(2, "size")), 5, "sysfs size is 5");
+	ktap_eq(rw(read(fd, buf, sizeof(buf))), 0, "read at the end of data gives 0");
+	ktap_eq(lseek(fd, 0, SEEK_SET), 0, "SEEK_SET 0");
+	ktap_ok(read(fd, buf, sizeof(buf)) == 5 && !memcmp(buf, "hello", 5),
+		"read back gives exactly \"hello\"");
+	ktap_eq(lseek(fd, 0, SEEK_END), 5, "SEEK_END 0 is the data size");
+	ktap_eq(lseek(fd, -2, SEEK_CUR), 3, "SEEK_CUR -2");
+	ktap_ok(read(fd, buf, 1) == 1 && buf[0] == 'l', "reads at the new position");
+	ktap_eq(rw(lseek(fd, -1, SEEK_SET)), -EINVAL, "SEEK_SET -1 gives EINVAL");
+	ktap_eq(rw(lseek(fd, -100, SEEK_CUR)), -EINVAL, "SEEK_CUR past 0 gives EINVAL");
+	ktap_eq(rw(lseek(fd, -6, SEEK_END)), -EINVAL, "SEEK_END past 0 gives EINVAL");
+	ktap_eq(lseek(fd, 0, SEEK_CUR), 4, "a refused seek leaves the position");
+	ktap_eq(rw(lseek(fd, 0, 42)), -EINVAL, "an unknown whence gives EINVAL");
+
+	ktap_eq(rw(pwrite(fd, "X", 1, 105)), 1, "write past the end leaves a gap");
+	ktap_eq(dev_size(fd), 106, "the gap grows the size to 106");
+	ktap_ok(pread(fd, buf, 100, 5) == 100 && !memcmp(buf, zeros, 100),
+		"the gap reads as zeros");
+	ktap_ok(pread(fd, buf, 10, 105) == 1 && buf[0] == 'X',
+		"data after the gap reads back");
+
+	ktap_eq(rw(pwrite(fd, "0123456789", 10, CAP - 3)), 3,
+		"a write that does not fit stores the bytes that fit");
+	ktap_eq(rw(pwrite(fd, "z", 1, CAP)), -ENOSPC, "a write at capacity gives ENOSPC");
+	ktap_eq(rw(pwrite(fd, "z", 1, CAP + 4096)), -ENOSPC,
+		"a write beyond capacity gives ENOSPC");
+	ktap_eq(dev_size(fd), CAP, "size stops at capacity");
+	ktap_ok(pread(fd, buf, 10, CAP - 3) == 3 && !memcmp(buf, "012", 3),
+		"read at the end of a full device stops at capacity");
+	ktap_eq(rw(pwrite(fd, "", 0, CAP)), 0, "a zero-length write gives 0");
+	ktap_eq(rw(read(fd, buf, 0)), 0, "a zero-length read gives 0");
+	ktap_eq(lseek(fd, 1L << 40, SEEK_SET), 1L << 40, "seeking far beyond the data is allowed");
+	ktap_eq(rw(read(fd, buf, 10)), 0, "and reads 0 there");
+	close(fd);
+}
+
+static void test_open_flags(void)
+{
+	char buf[64];
+	int fd;
+
+	fd = dev_open(DEV(1), O_WRONLY | O_TRUNC);
+	ktap_ok(fd >= 0 && write(fd, "first", 5) == 5, "> writes \"first\"");
+	close(fd);
+	fd = dev_open(DEV(1), O_WRONLY | O_APPEND);
+	ktap_ok(fd >= 0 && lseek(fd, 0, SEEK_SET) == 0 &&
+		write(fd, "+more", 5) == 5, ">> appends \"+more\" even after a seek to 0");
+	close(fd);
+	ktap_ok(file_read(DEV(1), buf, sizeof(buf)) == 0 &&
+		!strcmp(buf, "first+more"), "the device holds \"first+more\"");
+	fd = dev_open(DEV(1), O_RDONLY | O_TRUNC);
+	close(fd);
+	ktap_eq(file_long(SYS(1, "size")), 10, "O_TRUNC on a read-only open keeps the data");
+	fd = dev_open(DEV(1), O_WRONLY | O_TRUNC);
+	ktap_ok(fd >= 0 && write(fd, "new", 3) == 3, "> again writes \"new\"");
+	close(fd);
+	ktap_ok(file_read(DEV(1), buf, sizeof(buf)) == 0 && !strcmp(buf, "new"),
+		"O_TRUNC replaced the contents with \"new\"");
+	ktap_eq(file_long(SYS(0, "size")), 0, "the other devices are untouched");
+}
+
+static int reset_stats(void *arg)
+{
+	int fd = dev_open(DEV(0), O_RDONLY), ret;
+
+	(void)arg;
+	if (fd < 0)
+		return fd;
+	ret = ioctl(fd, LKM_CHARDEV_RESET_STATS) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static void test_ioctls(void)
+{
+	struct lkm_chardev_stats st;
+	char buf[16];
+	__u64 val;
+	int fd = dev_open(DEV(0), O_RDWR), ro = dev_open(DEV(0), O_RDONLY);
+
+	ktap_eq(ioctl(fd, LKM_CHARDEV_RESET_STATS), 0, "RESET_STATS as root");
+	ktap_ok(write(fd, "abcdef", 6) == 6 && pread(fd, buf, 4, 0) == 4 &&
+		pread(fd, buf, 16, 0) == 6, "one write, two reads");
+	ktap_ok(!ioctl(fd, LKM_CHARDEV_GET_STATS, &st) && st.writes == 1 &&
+		st.reads == 2 && st.bytes_written == 6 && st.bytes_read == 10,
+		"GET_STATS counts writes, reads and bytes");
+	ktap_ok(!ioctl(fd, LKM_CHARDEV_GET_SIZE, &val) && val == 6, "GET_SIZE is 6");
+	ktap_ok(!ioctl(fd, LKM_CHARDEV_GET_CAPACITY, &val) && val == CAP,
+		"GET_CAPACITY is 65536");
+	ktap_ok(file_read(SYS(0, "stats"), buf, 2) == 0 &&
+		file_long(SYS(0, "size")) == 6, "sysfs agrees with the ioctls");
+	ktap_eq(ioctl(ro, LKM_CHARDEV_CLEAR) ? -errno : 0, -EBADF,
+		"CLEAR on a read-only descriptor gives EBADF");
+	ktap_eq(ioctl(fd, LKM_CHARDEV_CLEAR), 0, "CLEAR on a writable descriptor");
+	ktap_eq(dev_size(fd), 0, "CLEAR empties the device");
+	ktap_eq(ioctl(fd, _IO(LKM_CHARDEV_IOC_MAGIC, 99)) ? -errno : 0, -ENOTTY,
+		"an unknown ioctl gives ENOTTY");
+	ktap_eq(ioctl(fd, TCGETS, buf) ? -errno : 0, -ENOTTY,
+		"a tty ioctl gives ENOTTY");
+	ktap_eq(ioctl(fd, LKM_CHARDEV_GET_SIZE, bad_ptr) ? -errno : 0, -EFAULT,
+		"GET_SIZE into a bad pointer gives EFAULT");
+	ktap_eq(ioctl(fd, LKM_CHARDEV_GET_STATS, bad_ptr) ? -errno : 0, -EFAULT,
+		"GET_STATS into a bad pointer gives EFAULT");
+	chmod(DEV(0), 0666);	/* the device's mode is not under test here */
+	ktap_eq(as_nobody(reset_stats, NULL), -EPERM,
+		"RESET_STATS without CAP_SYS_ADMIN gives EPERM");
+
+	ktap_ok(pwrite(fd, "keep", 4, 0) == 4, "write \"keep\"");
+	ktap_eq(rw(write(fd, bad_ptr, 10)), -EFAULT, "write from a bad pointer gives EFAULT");
+	ktap_eq(rw(pread(fd, bad_ptr, 4, 0)), -EFAULT, "read into a bad pointer gives EFAULT");
+	ktap_ok(dev_size(fd) == 4 && pread(fd, buf, 16, 0) == 4 &&
+		!memcmp(buf, "keep", 4), "a faulting write stores nothing, loses nothing");
+	close(ro);
+	close(fd);
+}
+
+static void test_big_transfer(void)
+{
+	static char out[CAP], in[CAP];
+	int i, fd = dev_open(DEV(3), O_RDWR);
+
+	for (i = 0; i < CAP; i++)
+		out[i] = (char)(i * 7 + i / 251);
+	ktap_eq(rw(write(fd, out, CAP)), CAP, "one write fills the whole 64 KiB device");
+	ktap_ok(pread(fd, in, CAP, 0) == CAP && !memcmp(in, out, CAP),
+		"one read returns all 64 KiB intact");
+	ktap_ok(pread(fd, in + 1, 10000, 3001) == 10000 &&
+		!memcmp(in + 1, out + 3001, 10000), "an unaligned read across pages is intact");
+	close(fd);
+}
+
+/*
+ * Stress: writers overwrite the device with blocks of one repeated byte
+ * while readers check every block they read is uniform (no torn write);
+ * appenders add records that must all be there, whole, at the end.
+ */
+#define BLOCK 12288	/* three pages, so a torn write would show */
+#define REC 32
+#define APPENDS 200	/* 8 x 200 x 32 bytes fit in the 64 KiB device */
+
+struct worker {
+	int id;
+	long iterations;
+	long torn;
+	long errors;
+};
+
+static long stress_until;
+
+static void *overwriter(void *arg)
+{
+	struct worker *w = arg;
+	char block[BLOCK];
+	int fd = dev_open(DEV(0), O_WRONLY);
+
+	while (now_ms() < stress_until) {
+		memset(block, 'a' + (w->iterations + w->id) % 26, BLOCK);
+		if (pwrite(fd, block, BLOCK, 0) != BLOCK)
+			w->errors++;
+		w->iterations++;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void *checker(void *arg)
+{
+	struct worker *w = arg;
+	char block[BLOCK];
+	int i, fd = dev_open(DEV(0), O_RDONLY);
+
+	while (now_ms() < stress_until) {
+		if (pread(fd, block, BLOCK, 0) != BLOCK) {
+			w->errors++;
+			continue;
+		}
+		for (i = 1; i < BLOCK; i++)
+			if (block[i] != block[0])
+				break;
+		w->torn += i < BLOCK;
+		w->iterations++;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void *appender(void *arg)
+{
+	struct worker *w = arg;
+	char rec[REC + 1];
+	int i, fd = dev_open(DEV(1), O_WRONLY | O_APPEND);
+
+	for (i = 0; i < APPENDS; i++) {
+		/* "w03-000042-" then padding up to a final '|': REC bytes. */
+		snprintf(rec, sizeof(rec), "w%02d-%06d-%*s", w->id, i, REC - 11, "|");
+		if (write(fd, rec, REC) != REC)
+			w->errors++;
+		w->iterations++;
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Threads 0..3 overwrite, 4..7 check. */
+static void *overwriter_or_checker(void *arg)
+{
+	struct worker *w = arg;
+
+	return w->id < 4 ? overwriter(arg) : checker(arg);
+}
+
+static void test_stress(void)
+{
+	static char all[8 * APPENDS * REC];
+	struct worker w[8];
+	long torn = 0, errors = 0, reads = 0, writes = 0, bad = 0;
+	int counts[8] = { 0 }, i, fd;
+
+	for (i = 0; i < 8; i++)
+		w[i] = (struct worker){ .id = i };
+	stress_until = now_ms() + 3000;
+	run_threads(8, overwriter_or_checker, w, sizeof(w[0]));
+	for (i = 0; i < 8; i++) {
+		torn += w[i].torn;
+		errors += w[i].errors;
+		*(i < 4 ? &writes : &reads) += w[i].iterations;
+	}
+	ktap_diag("%ld overwrites, %ld checked reads", writes, reads);
+	ktap_ok(writes > 0 && reads > 0 && !errors,
+		"4 writers and 4 readers ran for 3 s without an error");
+	ktap_eq(torn, 0, "no reader saw a torn write");
+
+	for (i = 0; i < 8; i++)
+		w[i] = (struct worker){ .id = i };
+	fd = dev_open(DEV(1), O_WRONLY | O_TRUNC);
+	close(fd);
+	run_threads(8, appender, w, sizeof(w[0]));
+	for (i = 0; i < 8; i++)
+		errors += w[i].errors;
+	ktap_eq(file_long(SYS(1, "size")), 8 * APPENDS * REC,
+		"8 appenders stored every byte");
+	fd = dev_open(DEV(1), O_RDONLY);
+	ktap_eq(rw(read(fd, all, sizeof(all))), (long)sizeof(all),
+		"read all appended records");
+	close(fd);
+	for (i = 0; i < 8 * APPENDS; i++) {
+		const char *r = all + i * REC;
+		int id, seq;
+
+		if (sscanf(r, "w%2d-%6d-", &id, &seq) != 2 || id < 0 || id > 7 ||
+		    seq != counts[id]++ || r[REC - 1] != '|')
+			bad++;
+	}
+	ktap_ok(!bad && !errors,
+		"every record is whole, in order per writer, exactly once");
+}
+
+static void test_unload(void)
+{
+	int fd = dev_open(DEV(0), O_RDONLY);
+
+	ktap_eq(mod_unload(MOD), -EWOULDBLOCK, "unload while a device is open is refused");
+	ktap_ok(path_exists(DEV(0)), "and the device stays");
+	close(fd);
+	ktap_eq(mod_unload(MOD), 0, "unload after the last close");
+	ktap_ok(!path_exists(DEV(0)) && !path_exists(DEV(3)) &&
+		!path_exists("/sys/class/lkmkit"), "the nodes and the class are gone");
+	ktap_eq(mod_load(MOD, NULL), 0, "load again with defaults");
+	ktap_ok(path_exists(DEV(0)) && !path_exists(DEV(1)),
+		"the default is one device");
+	ktap_eq(file_long(SYS(0, "capacity")), 1048576, "the default capacity is 1 MiB");
+	ktap_eq(mod_unload(MOD), 0, "unload");
+}
+
+int main(void)
+{
+	ktap_begin("lkm_chardev", 84);
+	test_parameters();
+	test_nodes();
+	test_file_semantics();
+	test_open_flags();
+	test_ioctls();
+	test_big_transfer();
+	test_stress();
+	test_unload();
+	return ktap_end();
+}
