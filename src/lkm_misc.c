@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lkm_misc - /dev/lkm_pipe, a misc device that is one blocking FIFO shared
+ * by every opener, with the semantics of a kernel pipe that never reaches
+ * end of file:
+ *
+ *  - read returns what is there (at least one byte), blocking while empty;
+ *  - write blocks while full and returns once all of it is written, or
+ *    early with the count written so far when a signal arrives;
+ *  - O_NONBLOCK turns waiting into EAGAIN; poll/select/epoll report
+ *    readable while not empty and writable while not full;
+ *  - FIONREAD tells how many bytes are waiting.
+ *
+ * One mutex guards the kfifo, so copies to and from user space (which may
+ * sleep on a page fault) happen under it; the wait queues are separate so
+ * that readers wake only writers and writers wake only readers.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/init.h>
+#include <linux/kfifo.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <asm/ioctls.h>
+
+#include "lkm_param.h"
+
+static int fifo_size = SZ_64K;
+lkm_param_range(fifo_size, SZ_4K, SZ_16M, LKM_RANGE_POW2, 0444);
+MODULE_PARM_DESC(fifo_size, "FIFO size in bytes (power of two, 4096..16777216, default 65536)");
+
+static DEFINE_MUTEX(fifo_lock);
+static struct kfifo fifo;
+static void *fifo_buf;
+static DECLARE_WAIT_QUEUE_HEAD(readers);
+static DECLARE_WAIT_QUEUE_HEAD(writers);
+
+static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
+			 loff_t *ppos)
+{
+	unsigned int copied;
+	int ret;
+
+	if (!count)
+		return 0;
+	for (;;) {
+		if (mutex_lock_interruptible(&fifo_lock))
+			return -ERESTARTSYS;
+		if (!kfifo_is_empty(&fifo))
+			break;
+		mutex_unlock(&fifo_lock);
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		if (wait_event_interruptible(readers, !kfifo_is_empty(&fifo)))
+			return -ERESTARTSYS;
+	}
+	/* On a fault this consumes only what reached user space. */
+	ret = kfifo_to_user(&fifo, buf, count, &copied);
+	mutex_unlock(&fifo_lock);
+
+	if (!copied)
+		return ret;
+	wake_up_interruptible_poll(&writers, EPOLLOUT | EPOLLWRNORM);
+	return copied;
+}
+
+static ssize_t pipe_write(struct file *file, const char __user *buf,
+			  size_t count, loff_t *ppos)
+{
+	unsigned int copied;
+	size_t done = 0;
+	int ret = 0;
+
+	while (done < count) {
+		if (mutex_lock_interruptible(&fifo_lock)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		if (kfifo_is_full(&fifo)) {
+			mutex_unlock(&fifo_lock);
+			if (file->f_flags & O_NONBLOCK) {
+				ret = -EAGAIN;
+				break;
+			}
+			ret = wait_event_interruptible(writers, !kfifo_is_full(&fifo));
+			if (ret)
+				break;
+			continue;
+		}
+		ret = kfifo_from_user(&fifo, buf + done, count - done, &copied);
+		mutex_unlock(&fifo_lock);
+
+		done += copied;
+		if (copied)
+			wake_up_interruptible_poll(&readers, EPOLLIN | EPOLLRDNORM);
+		if (ret)
+			break;
+	}
+	if (!done)
+		return ret;
+	return done;
+}
+
+static __poll_t pipe_poll(struct file *file, poll_table *wait)
+{
+	__poll_t mask = 0;
+
+	poll_wait(file, &readers, wait);
+	poll_wait(file, &writers, wait);
+	mutex_lock(&fifo_lock);
+	if (!kfifo_is_empty(&fifo))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (!kfifo_is_full(&fifo))
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	mutex_unlock(&fifo_lock);
+	return mask;
+}
+
+static long pipe_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	int len;
+
+	if (cmd != FIONREAD)
+		return -ENOTTY;
+	mutex_lock(&fifo_lock);
+	len = kfifo_len(&fifo);
+	mutex_unlock(&fifo_lock);
+	return put_user(len, (int __user *)arg);
+}
+
+static const struct file_operations pipe_fops = {
+	.owner		= THIS_MODULE,
+	.open		= nonseekable_open,
+	.read		= pipe_read,
+	.write		= pipe_write,
+	.poll		= pipe_poll,
+	.unlocked_ioctl	= pipe_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+};
+
+static struct miscdevice pipe_dev = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "lkm_pipe",
+	.fops	= &pipe_fops,
+};
+
+static int __init lkm_misc_init(void)
+{
+	int ret;
+
+	fifo_buf = kvmalloc(fifo_size, GFP_KERNEL);
+	if (!fifo_buf)
+		return -ENOMEM;
+	ret = kfifo_init(&fifo, fifo_buf, fifo_size);
+	if (ret)
+		goto err_free;
+	ret = misc_register(&pipe_dev);
+	if (ret)
+		goto err_free;
+	pr_info("/dev/%s ready, %d byte FIFO\n", pipe_dev.name, fifo_size);
+	return 0;
+
+err_free:
+	kvfree(fifo_buf);
+	return ret;
+}
+
+static void __exit lkm_misc_exit(void)
+{
+	misc_deregister(&pipe_dev);
+	kvfree(fifo_buf);
+}
+
+module_init(lkm_misc_init);
+module_exit(lkm_misc_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("lkmkit developers");
+MODULE_DESCRIPTION("Misc device /dev/lkm_pipe: a blocking FIFO with poll");
+MODULE_VERSION(LKMKIT_VERSION);

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Guest test of lkm_misc: blocking FIFO, O_NONBLOCK, poll, signals, stress. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "lkmtest.h"
+
+#define MOD "lkm_misc"
+#define PIPE "/dev/lkm_pipe"
+#define FIFO 4096
+
+/*
+ * A gigabyte: far beyond any buffer here, yet within the address space so
+ * that the VFS's own access_ok() lets it through to the driver (global, so
+ * the compiler does not object).
+ */
+size_t huge_len = 1UL << 30;
+
+static int pipe_open(int flags)
+{
+	int fd = open(PIPE, flags | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static long rw(ssize_t n)
+{
+	return n < 0 ? -errno : n;
+}
+
+static int waiting(int fd)
+{
+	int n;
+
+	return ioctl(fd, FIONREAD, &n) ? -errno : n;
+}
+
+static short poll_events(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
+
+	return poll(&p, 1, 0) < 0 ? -1 : p.revents;
+}
+
+/* Empties the FIFO without blocking; returns the bytes drained. */
+static long drain(void)
+{
+	static char buf[FIFO];
+	long total = 0;
+	ssize_t n;
+	int nb = pipe_open(O_RDONLY | O_NONBLOCK);
+
+	while ((n = read(nb, buf, sizeof(buf))) > 0)
+		total += n;
+	close(nb);
+	return total;
+}
+
+static void test_parameters(void)
+{
+	static const char *const bad[][2] = {
+		{ "fifo_size=5000",
+		  "fifo_size must be a power of two in 4096..16777216, got '5000'" },
+		{ "fifo_size=2048", "got '2048'" },
+		{ "fifo_size=33554432", "got '33554432'" },
+		{ "fifo_size=big", "got 'big'" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		kmsg_mark();
+		ktap_eq(mod_load(MOD, bad[i][0]), -EINVAL, "load with %s gives EINVAL",
+			bad[i][0]);
+		ktap_ok(kmsg_seen(bad[i][1]), "dmesg explains %s", bad[i][0]);
+	}
+	ktap_ok(!path_exists(PIPE), "refused loads leave no node");
+	ktap_eq(mod_load(MOD, "fifo_size=16777216"), 0, "the largest FIFO (16 MiB) loads");
+	ktap_eq(mod_unload(MOD), 0, "and unloads");
+}
+
+static void test_basics(void)
+{
+	static char buf[2 * FIFO], in[2 * FIFO];	/* far below the stack */
+	struct stat st;
+	int i, fd, nb;
+
+	ktap_eq(mod_load(MOD, "fifo_size=4096"), 0, "load fifo_size=4096");
+	ktap_ok(!stat(PIPE, &st) && S_ISCHR(st.st_mode) && major(st.st_rdev) == 10,
+		"/dev/lkm_pipe is a misc character device (major 10)");
+	fd = pipe_open(O_RDWR);
+	nb = pipe_open(O_RDWR | O_NONBLOCK);
+	ktap_ok(fd >= 0 && nb >= 0, "open blocking and non-blocking descriptors");
+	ktap_eq(rw(read(nb, buf, 10)), -EAGAIN, "O_NONBLOCK read of an empty FIFO gives EAGAIN");
+	ktap_eq(poll_events(fd), POLLOUT, "poll on empty: writable, not readable");
+	ktap_eq(rw(read(fd, buf, 0)), 0, "a zero-length read returns 0 at once");
+	ktap_eq(rw(write(fd, buf, 0)), 0, "a zero-length write returns 0");
+	ktap_eq(rw(lseek(fd, 0, SEEK_SET)), -ESPIPE, "seeking gives ESPIPE");
+
+	ktap_eq(rw(write(fd, "hello, pipe", 11)), 11, "write 11 bytes");
+	ktap_eq(waiting(fd), 11, "FIONREAD says 11");
+	ktap_eq(poll_events(fd), POLLIN | POLLOUT, "poll: readable and writable");
+	ktap_ok(read(fd, in, sizeof(in)) == 11 && !memcmp(in, "hello, pipe", 11),
+		"a large read returns the 11 bytes there");
+
+	for (i = 0; i < (int)sizeof(buf); i++)
+		buf[i] = (char)(i * 13);
+	ktap_eq(rw(write(nb, buf, sizeof(buf))), FIFO,
+		"O_NONBLOCK write of 8 KiB into 4 KiB stores 4 KiB");
+	ktap_eq(rw(write(nb, buf, 1)), -EAGAIN, "O_NONBLOCK write when full gives EAGAIN");
+	ktap_eq(poll_events(fd), POLLIN, "poll on full: readable, not writable");
+	ktap_eq(rw(read(fd, in, 1000)), 1000, "read 1000 of them");
+	ktap_ok(read(fd, in + 1000, sizeof(in) - 1000) == FIFO - 1000 &&
+		!memcmp(in, buf, FIFO), "the rest follows, bytes in order");
+
+	ktap_eq(rw(write(fd, bad_ptr, 10)), -EFAULT, "write from a bad pointer gives EFAULT");
+	ktap_eq(waiting(fd), 0, "and stores nothing");
+	ktap_eq(rw(write(fd, "keep", 4)), 4, "write 4 bytes");
+	ktap_eq(rw(read(fd, bad_ptr, 4)), -EFAULT, "read into a bad pointer gives EFAULT");
+	ktap_ok(waiting(fd) == 4 && read(fd, in, 10) == 4 && !memcmp(in, "keep", 4),
+		"and consumes nothing");
+	ktap_eq(ioctl(fd, FIONREAD, bad_ptr) ? -errno : 0, -EFAULT,
+		"FIONREAD into a bad pointer gives EFAULT");
+	ktap_eq(ioctl(fd, _IO('x', 1)) ? -errno : 0, -ENOTTY, "an unknown ioctl gives ENOTTY");
+	ktap_eq(rw(write(nb, buf, huge_len)), FIFO,
+		"a huge O_NONBLOCK write stores what fits");
+	ktap_eq(rw(read(nb, in, huge_len)), FIFO, "a huge read returns what is there");
+	close(nb);
+	close(fd);
+}
+
+/* Blocking: a thread blocks, the test checks it is still blocked, then frees it. */
+struct blocked {
+	int fd;
+	size_t len;
+	bool writer;
+	atomic_bool returned;
+	long result;
+	char buf[3 * FIFO];
+};
+
+static void *blocked_io(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->result = rw(b->writer ? write(b->fd, b->buf, b->len) :
+		       read(b->fd, b->buf, b->len));
+	b->returned = true;
+	return NULL;
+}
+
+static pthread_t start(struct blocked *b, int fd, bool writer, size_t len)
+{
+	pthread_t t;
+
+	b->fd = fd;
+	b->writer = writer;
+	b->len = len;
+	b->returned = false;
+	pthread_create(&t, NULL, blocked_io, b);
+	usleep(300 * 1000);
+	return t;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+static void test_blocking(void)
+{
+	static struct blocked b;
+	struct sigaction sa = { 0 };
+	char buf[3 * FIFO];
+	long got = 0;
+	ssize_t n;
+	pthread_t t;
+	int i, fd = pipe_open(O_RDWR);
+
+	t = start(&b, fd, false, 100);
+	ktap_ok(!b.returned, "a read of an empty FIFO blocks");
+	ktap_eq(rw(write(fd, "x", 1)), 1, "a writer writes one byte");
+	pthread_join(t, NULL);
+	ktap_ok(b.result == 1 && b.buf[0] == 'x', "the blocked reader wakes with it");
+
+	for (i = 0; i < (int)sizeof(b.buf); i++)
+		b.buf[i] = (char)(i % 251);
+	t = start(&b, fd, true, sizeof(b.buf));
+	ktap_ok(!b.returned, "a 12 KiB write into a 4 KiB FIFO blocks");
+	while (got < (long)sizeof(buf) && (n = read(fd, buf + got, 1000)) > 0)
+		got += n;
+	pthread_join(t, NULL);
+	ktap_ok(b.result == (long)sizeof(b.buf) && got == (long)sizeof(buf) &&
+		!memcmp(buf, b.buf, sizeof(buf)),
+		"it completes as a reader drains, all 12 KiB in order");
+
+	/* A signal without SA_RESTART interrupts blocked readers and writers. */
+	sa.sa_handler = on_signal;
+	sigaction(SIGUSR1, &sa, NULL);
+	t = start(&b, fd, false, 10);
+	pthread_kill(t, SIGUSR1);
+	pthread_join(t, NULL);
+	ktap_eq(b.result, -EINTR, "a signal interrupts a blocked reader with EINTR");
+
+	ktap_eq(rw(write(fd, b.buf, FIFO - 10)), FIFO - 10, "fill all but 10 bytes");
+	t = start(&b, fd, true, 100);
+	ktap_ok(!b.returned, "a 100-byte write blocks after 10 bytes");
+	pthread_kill(t, SIGUSR1);
+	pthread_join(t, NULL);
+	ktap_eq(b.result, 10, "a signal returns the 10 bytes written so far");
+	t = start(&b, fd, true, 100);
+	pthread_kill(t, SIGUSR1);
+	pthread_join(t, NULL);
+	ktap_eq(b.result, -EINTR, "a writer that wrote nothing gets EINTR");
+	ktap_eq(drain(), FIFO, "nothing was lost or added: the FIFO holds 4096");
+
+	/* With SA_RESTART the read restarts, as on a pipe. */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	t = start(&b, fd, false, 10);
+	pthread_kill(t, SIGUSR1);
+	usleep(200 * 1000);
+	ktap_ok(!b.returned, "with SA_RESTART the reader goes back to waiting");
+	ktap_ok(write(fd, "ok", 2) == 2 && !pthread_join(t, NULL) && b.result == 2,
+		"and returns the data when it comes");
+	close(fd);
+}
+
+static void *late_writer(void *arg)
+{
+	usleep(200 * 1000);
+	return (void *)(long)write(*(int *)arg, "late", 4);
+}
+
+static void test_readiness(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, out;
+	struct timeval tv = { 0, 0 };
+	fd_set rd, wr;
+	pthread_t t;
+	char buf[FIFO];
+	int fd = pipe_open(O_RDWR), ep = epoll_create1(EPOLL_CLOEXEC);
+
+	ktap_ok(!epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), "epoll accepts the device");
+	ktap_eq(epoll_wait(ep, &out, 1, 0), 0, "epoll: empty FIFO is not readable");
+	pthread_create(&t, NULL, late_writer, &fd);
+	ktap_ok(epoll_wait(ep, &out, 1, 5000) == 1 && (out.events & EPOLLIN),
+		"epoll wakes when a writer writes");
+	pthread_join(t, NULL);
+	ktap_ok(read(fd, buf, sizeof(buf)) == 4, "the data is there");
+
+	pthread_create(&t, NULL, late_writer, &fd);
+	FD_ZERO(&rd);
+	FD_SET(fd, &rd);
+	ktap_ok(select(fd + 1, &rd, NULL, NULL, &(struct timeval){ 5, 0 }) == 1 &&
+		FD_ISSET(fd, &rd), "select wakes when a writer writes");
+	pthread_join(t, NULL);
+	drain();
+
+	memset(buf, 'f', sizeof(buf));
+	ktap_ok(write(fd, buf, FIFO) == FIFO, "fill the FIFO");
+	FD_ZERO(&wr);
+	FD_SET(fd, &wr);
+	ktap_eq(select(fd + 1, NULL, &wr, NULL, &tv), 0, "select: a full FIFO is not writable");
+	ev.events = EPOLLOUT;
+	epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+	ktap_eq(epoll_wait(ep, &out, 1, 0), 0, "epoll: a full FIFO is not writable");
+	ktap_ok(read(fd, buf, 1) == 1 && epoll_wait(ep, &out, 1, 1000) == 1 &&
+		(out.events & EPOLLOUT), "epoll: writable again after a read");
+	drain();
+	close(ep);
+	close(fd);
+}
+
+/*
+ * Stress: 4 writers and 4 readers on both CPUs for 3 s. Every byte value
+ * written is counted, and so is every byte value read: the two histograms
+ * must match exactly once the FIFO is drained.
+ */
+struct party {
+	int id;
+	unsigned long hist[256];
+	long bytes;
+	long errors;
+};
+
+static long stress_until;
+static atomic_bool writers_done;
+
+static void *writer(void *arg)
+{
+	struct party *p = arg;
+	unsigned int seed = p->id * 7919 + 1;
+	unsigned char buf[8192];
+	int fd = pipe_open(O_WRONLY);
+
+	while (now_ms() < stress_until) {
+		size_t i, len = 1 + rand_r(&seed) % sizeof(buf);
+
+		for (i = 0; i < len; i++)
+			buf[i] = rand_r(&seed);
+		if (write(fd, buf, len) != (ssize_t)len) {
+			p->errors++;
+			continue;
+		}
+		for (i = 0; i < len; i++)
+			p->hist[buf[i]]++;
+		p->bytes += len;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void *reader(void *arg)
+{
+	struct party *p = arg;
+	unsigned int seed = p->id;
+	unsigned char buf[8192];
+	int fd = pipe_open(O_RDONLY | O_NONBLOCK);
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		ssize_t i, n = read(fd, buf, 1 + rand_r(&seed) % sizeof(buf));
+
+		if (n < 0 && errno == EAGAIN) {
+			if (writers_done && waiting(fd) == 0)
+				break;
+			poll(&pfd, 1, 100);
+			continue;
+		}
+		if (n <= 0) {
+			p->errors++;
+			break;
+		}
+		for (i = 0; i < n; i++)
+			p->hist[buf[i]]++;
+		p->bytes += n;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void *stress_writers_then_flag(void *arg)
+{
+	run_threads(4, writer, arg, sizeof(struct party));
+	writers_done = true;
+	return NULL;
+}
+
+static void test_stress(void)
+{
+	static struct party p[8];
+	unsigned long hw[256] = { 0 }, hr[256] = { 0 };
+	long wrote = 0, read_ = 0, errors = 0;
+	pthread_t t;
+	int i, v;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (struct party){ .id = i };
+	stress_until = now_ms() + 3000;
+	writers_done = false;
+	pthread_create(&t, NULL, stress_writers_then_flag, p);
+	run_threads(4, reader, p + 4, sizeof(p[0]));
+	pthread_join(t, NULL);
+	for (i = 0; i < 8; i++) {
+		for (v = 0; v < 256; v++)
+			(i < 4 ? hw : hr)[v] += p[i].hist[v];
+		*(i < 4 ? &wrote : &read_) += p[i].bytes;
+		errors += p[i].errors;
+	}
+	ktap_diag("stress: %ld bytes written, %ld read", wrote, read_);
+	ktap_ok(wrote > 1000000 && !errors,
+		"4 writers and 4 readers moved over 1 MB without an error");
+	ktap_eq(read_, wrote, "every byte written was read, none twice");
+	ktap_ok(!memcmp(hw, hr, sizeof(hw)),
+		"the byte-value histograms of both ends match");
+}
+
+static void test_unload(void)
+{
+	int fd = pipe_open(O_RDONLY);
+
+	ktap_eq(mod_unload(MOD), -EWOULDBLOCK, "unload while open is refused");
+	close(fd);
+	ktap_eq(mod_unload(MOD), 0, "unload after the last close");
+	ktap_ok(!path_exists(PIPE), "/dev/lkm_pipe is gone");
+	ktap_eq(mod_load(MOD, NULL), 0, "load with the default 64 KiB FIFO");
+	fd = pipe_open(O_RDWR | O_NONBLOCK);
+	{
+		static char big[65536 + 1];
+
+		ktap_eq(rw(write(fd, big, sizeof(big))), 65536, "the default FIFO holds 64 KiB");
+	}
+	close(fd);
+	ktap_eq(mod_unload(MOD), 0, "unload with data still queued");
+}
+
+int main(void)
+{
+	ktap_begin("lkm_misc", 68);
+	test_parameters();
+	test_basics();
+	test_blocking();
+	test_readiness();
+	test_stress();
+	test_unload();
+	return ktap_end();
+}
