@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Guest test of lkm_procfs: message file semantics, stats, records, unload. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lkmtest.h"
+
+#define MOD "lkm_procfs"
+#define DIR "/proc/lkm_procfs"
+#define MESSAGE DIR "/message"
+#define STATS DIR "/stats"
+#define RECORDS DIR "/records"
+
+static long rw(ssize_t n)
+{
+	return n < 0 ? -errno : n;
+}
+
+/* Reads a whole file through reads of `chunk` bytes; returns its length. */
+static long slurp(const char *path, char *buf, size_t size, size_t chunk)
+{
+	long total = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)total < size &&
+	       (n = read(fd, buf + total, chunk < size - total ? chunk : size - total)) > 0)
+		total += n;
+	if (n < 0)
+		total = -errno;
+	close(fd);
+	return total;
+}
+
+/* Replaces the message the way a shell's ">" does. */
+static long put_message(const void *text, size_t len)
+{
+	long ret;
+	int fd = open(MESSAGE, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	ret = rw(write(fd, text, len));
+	close(fd);
+	return ret;
+}
+
+static bool message_is(const char *want)
+{
+	static char buf[1 << 16];
+	long n = slurp(MESSAGE, buf, sizeof(buf), sizeof(buf));
+
+	return n == (long)strlen(want) && !memcmp(buf, want, n);
+}
+
+static long stat_value(const char *key)
+{
+	char buf[1024], *p;
+
+	if (file_read(STATS, buf, sizeof(buf)))
+		return -1;
+	p = strstr(buf, key);
+	return p && p[strlen(key)] == ':' ? atol(p + strlen(key) + 1) : -1;
+}
+
+static void test_parameters(void)
+{
+	static const char *const bad[][2] = {
+		{ "max_message=0", "max_message must be an integer in 1..1048576, got '0'" },
+		{ "max_message=1048577", "got '1048577'" },
+		{ "records=-1", "records must be an integer in 0..1000000, got '-1'" },
+		{ "records=1000001", "got '1000001'" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		kmsg_mark();
+		ktap_eq(mod_load(MOD, bad[i][0]), -EINVAL, "load with %s gives EINVAL",
+			bad[i][0]);
+		ktap_ok(kmsg_seen(bad[i][1]), "dmesg explains %s", bad[i][0]);
+	}
+	ktap_ok(!path_exists(DIR), "refused loads leave nothing in /proc");
+}
+
+static void test_message(void)
+{
+	static char big[4097];
+	char buf[64];
+	int i, fd;
+
+	ktap_eq(mod_load(MOD, NULL), 0, "load with defaults");
+	ktap_eq(file_mode(MESSAGE), 0644, "message is mode 0644");
+	ktap_eq(file_mode(STATS), 0444, "stats is mode 0444");
+	ktap_eq(file_mode(RECORDS), 0444, "records is mode 0444");
+	ktap_ok(message_is(""), "the message starts empty");
+
+	ktap_eq(put_message("hello, proc\n", 12), 12, "write a 12-byte message");
+	ktap_ok(message_is("hello, proc\n"), "reading returns it");
+	ktap_eq(slurp(MESSAGE, buf, sizeof(buf), 1), 12,
+		"a reader with a 1-byte buffer gets all 12 bytes");
+	ktap_ok(!memcmp(buf, "hello, proc\n", 12), "in order");
+	ktap_ok(put_message("bye", 3) == 3 && message_is("bye"),
+		"O_TRUNC then write replaces it (a shell's >)");
+
+	fd = open(MESSAGE, O_WRONLY | O_TRUNC);
+	ktap_ok(write(fd, "he", 2) == 2 && write(fd, "ll", 2) == 2 &&
+		write(fd, "o!", 2) == 2, "a message written in 2-byte chunks");
+	close(fd);
+	ktap_ok(message_is("hello!"), "assembles like a file: \"hello!\"");
+	fd = open(MESSAGE, O_WRONLY);
+	ktap_ok(write(fd, "J", 1) == 1 && message_is("Jello!"),
+		"a write at offset 0 without O_TRUNC overwrites in place");
+	ktap_ok(lseek(fd, 8, SEEK_SET) == 8 && write(fd, "?", 1) == 1 &&
+		stat_value("message_bytes") == 9,
+		"a write past the end leaves a gap");
+	close(fd);
+	ktap_ok(slurp(MESSAGE, buf, sizeof(buf), 64) == 9 && buf[6] == 0 &&
+		buf[7] == 0 && buf[8] == '?', "the gap reads as zeros");
+	fd = open(MESSAGE, O_RDONLY);
+	ktap_ok(lseek(fd, 6, SEEK_SET) == 6 && read(fd, buf, 64) == 3 && buf[2] == '?',
+		"reads at an offset after lseek");
+	close(fd);
+
+	memset(big, 'm', sizeof(big));
+	ktap_eq(put_message("keep", 4), 4, "write \"keep\"");
+	fd = open(MESSAGE, O_WRONLY);
+	ktap_eq(rw(write(fd, big, 4097)), -EINVAL,
+		"a 4097-byte message (max_message 4096) gives EINVAL");
+	ktap_eq(rw(lseek(fd, 4000, SEEK_SET) == 4000 ? write(fd, big, 100) : -1), -EINVAL,
+		"a write ending past max_message gives EINVAL");
+	ktap_eq(rw(write(fd, bad_ptr, 10)), -EFAULT, "a bad pointer gives EFAULT");
+	close(fd);
+	ktap_ok(message_is("keep"), "refused writes store nothing");
+	fd = open(MESSAGE, O_RDONLY);
+	ktap_eq(rw(read(fd, bad_ptr, 10)), -EFAULT, "reading into a bad pointer gives EFAULT");
+	close(fd);
+	ktap_eq(put_message(big, 4096), 4096, "a message of exactly max_message is accepted");
+	ktap_eq(slurp(MESSAGE, big, sizeof(big), 7), 4096, "and reads back whole in 7-byte reads");
+	for (i = 0; i < 4096 && big[i] == 'm'; i++)
+		;
+	ktap_eq(i, 4096, "every byte intact");
+	ktap_eq(put_message("", 0), 0, "an empty write returns 0");
+	ktap_ok(message_is(""), "O_TRUNC with no write leaves an empty message");
+}
+
+static void test_stats(void)
+{
+	char buf[1024];
+	long o, r, w, bw;
+
+	ktap_ok(file_read(STATS, buf, sizeof(buf)) == 0 && strstr(buf, "opens: ") &&
+		strstr(buf, "\nreads: ") && strstr(buf, "\nwrites: ") &&
+		strstr(buf, "\nbytes_read: ") && strstr(buf, "\nbytes_written: ") &&
+		strstr(buf, "\nmessage_bytes: "), "stats has every key as \"key: value\"");
+	o = stat_value("opens");
+	r = stat_value("reads");
+	w = stat_value("writes");
+	bw = stat_value("bytes_written");
+	put_message("0123456789", 10);
+	message_is("0123456789");
+	ktap_ok(stat_value("opens") == o + 2 && stat_value("writes") == w + 1 &&
+		stat_value("bytes_written") == bw + 10 && stat_value("reads") > r &&
+		stat_value("message_bytes") == 10, "the counters follow the message file");
+}
+
+static int open_for_write(void *path)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int read_message(void *arg)
+{
+	char buf[64];
+
+	(void)arg;
+	return slurp(MESSAGE, buf, sizeof(buf), 64) < 0 ? -EIO : 0;
+}
+
+static void test_permissions(void)
+{
+	ktap_eq(as_nobody(open_for_write, MESSAGE), -EACCES,
+		"a non-root user cannot write the message");
+	ktap_eq(as_nobody(open_for_write, STATS), -EACCES,
+		"a non-root user cannot open stats for writing");
+	ktap_eq(as_nobody(read_message, NULL), 0, "a non-root user can read the message");
+}
+
+/*
+ * Reads records through `chunk`-byte reads, checking each line as it comes
+ * against the one expected, without holding the listing: the test streams
+ * as the module does.
+ */
+static bool records_are(long total, size_t chunk)
+{
+	static char buf[1 << 16];
+	char want[96];
+	size_t have = 0;
+	long line = 0;
+	ssize_t n;
+	bool ok = true;
+	int fd = open(RECORDS, O_RDONLY | O_CLOEXEC);
+
+	while (ok && (n = read(fd, buf + have, chunk < sizeof(buf) - have ?
+					chunk : sizeof(buf) - have)) > 0) {
+		char *start = buf, *end;
+
+		have += n;
+		while (ok && (end = memchr(start, '\n', buf + have - start))) {
+			int len = sprintf(want, "record %ld of %ld: square %lld\n",
+					  line, total, (long long)line * line);
+
+			ok = line < total && end + 1 - start == len &&
+			     !memcmp(start, want, len);
+			start = end + 1;
+			line++;
+		}
+		have -= start - buf;
+		memmove(buf, start, have);
+	}
+	close(fd);
+	if (line != total || have)
+		ktap_diag("records: %ld lines, %zu bytes left over", line, have);
+	return ok && n == 0 && line == total && !have;
+}
+
+static void test_records(void)
+{
+	static char buf[2 << 20];
+
+	ktap_ok(records_are(100, 4096), "records lists exactly records 0..99, one per line");
+	ktap_ok(records_are(100, 5), "the same through 5-byte reads");
+	ktap_ok(records_are(100, 1), "the same through 1-byte reads");
+	ktap_eq(mod_unload(MOD), 0, "unload");
+
+	ktap_eq(mod_load(MOD, "records=0"), 0, "load records=0");
+	ktap_ok(records_are(0, 4096), "records=0 lists nothing");
+	ktap_eq(mod_unload(MOD), 0, "unload");
+
+	ktap_eq(mod_load(MOD, "records=1000000 max_message=1048576"), 0,
+		"load records=1000000 max_message=1048576");
+	ktap_ok(records_are(1000000, 1 << 16),
+		"a million records stream out whole and in order");
+	memset(buf, 'M', 1 << 20);
+	ktap_eq(put_message(buf, 1 << 20), 1 << 20, "a 1 MiB message is accepted");
+	ktap_eq(slurp(MESSAGE, buf + (1 << 20), 1 << 20, 1 << 20), 1 << 20,
+		"and reads back 1 MiB");
+	ktap_ok(!memcmp(buf, buf + (1 << 20), 1 << 20), "intact");
+}
+
+/*
+ * Writers store whole messages of one repeated letter, all of the same
+ * length, at offset 0; readers (some through a 1-byte buffer) must only
+ * ever see one letter.
+ */
+#define MSG_LEN 3000
+
+struct worker {
+	int id;
+	long done;
+	long torn;
+	long errors;
+};
+
+static long stress_until;
+
+static void *message_worker(void *arg)
+{
+	struct worker *w = arg;
+	char buf[MSG_LEN + 1];
+	int i, fd;
+
+	while (now_ms() < stress_until) {
+		if (w->id < 4) {
+			memset(buf, 'a' + (w->id * 5 + w->done) % 26, MSG_LEN);
+			fd = open(MESSAGE, O_WRONLY);
+			if (write(fd, buf, MSG_LEN) != MSG_LEN)
+				w->errors++;
+			close(fd);
+		} else {
+			long n = slurp(MESSAGE, buf, sizeof(buf), w->id == 4 ? 1 : 4096);
+
+			if (n != MSG_LEN) {
+				w->errors++;
+			} else {
+				for (i = 1; i < MSG_LEN && buf[i] == buf[0]; i++)
+					;
+				w->torn += i < MSG_LEN;
+			}
+		}
+		w->done++;
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct worker w[8];
+	long torn = 0, errors = 0, writes = 0, reads = 0, before;
+	char buf[MSG_LEN];
+	int i;
+
+	memset(buf, 'z', MSG_LEN);
+	put_message(buf, MSG_LEN);
+	before = stat_value("writes");
+	for (i = 0; i < 8; i++)
+		w[i] = (struct worker){ .id = i };
+	stress_until = now_ms() + 3000;
+	run_threads(8, message_worker, w, sizeof(w[0]));
+	for (i = 0; i < 8; i++) {
+		torn += w[i].torn;
+		errors += w[i].errors;
+		*(i < 4 ? &writes : &reads) += w[i].done;
+	}
+	ktap_diag("%ld message writes, %ld whole reads", writes, reads);
+	ktap_ok(writes > 0 && reads > 0 && !errors,
+		"4 writers and 4 readers ran for 3 s without an error");
+	ktap_eq(torn, 0, "no reader ever saw a mixed message");
+	ktap_eq(stat_value("writes") - before, writes, "stats counted every write");
+}
+
+static void test_unload_with_readers(void)
+{
+	int fds[3], i;
+	char buf[16];
+	static const char *const paths[] = { MESSAGE, STATS, RECORDS };
+
+	for (i = 0; i < 3; i++) {
+		fds[i] = open(paths[i], O_RDONLY);
+		read(fds[i], buf, 4);
+	}
+	ktap_eq(mod_unload(MOD), 0, "unload succeeds with readers holding files open");
+	ktap_ok(!path_exists(DIR), "/proc/lkm_procfs is gone");
+	for (i = 0; i < 3; i++)
+		ktap_eq(rw(read(fds[i], buf, sizeof(buf))), -EIO,
+			"a later read of %s gets EIO", paths[i]);
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
+	ktap_eq(mod_load(MOD, NULL), 0, "load again");
+	ktap_ok(message_is(""), "a new load starts with an empty message");
+	ktap_eq(mod_unload(MOD), 0, "unload");
+}
+
+int main(void)
+{
+	ktap_begin("lkm_procfs", 64);
+	test_parameters();
+	test_message();
+	test_stats();
+	test_permissions();
+	test_records();
+	test_threads();
+	test_unload_with_readers();
+	return ktap_end();
+}
