@@ -63,12 +63,7 @@ static bool message_is(const char *want)
 
 static long stat_value(const char *key)
 {
-	char buf[1024], *p;
-
-	if (file_read(STATS, buf, sizeof(buf)))
-		return -1;
-	p = strstr(buf, key);
-	return p && p[strlen(key)] == ':' ? atol(p + strlen(key) + 1) : -1;
+	return file_key(STATS, key);
 }
 
 static void test_parameters(void)

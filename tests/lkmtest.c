@@ -220,6 +220,19 @@ long file_long(const char *path)
 	return ret ? ret : strtol(buf, NULL, 0);
 }
 
+long file_key(const char *path, const char *key)
+{
+	char buf[4096], *line, *save;
+	size_t len = strlen(key);
+
+	if (file_read(path, buf, sizeof(buf)))
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			return atol(line + len + 1);
+	return -1;
+}
+
 int file_mode(const char *path)
 {
 	struct stat st;

@@ -49,6 +49,8 @@ int file_read(const char *path, char *buf, size_t size);
 int file_write(const char *path, const char *text);
 long file_long(const char *path);
 int file_mode(const char *path);
+/* The value of a "key: value" line of a file, or -1. */
+long file_key(const char *path, const char *key);
 bool path_exists(const char *path);
 
 /*
