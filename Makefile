@@ -10,11 +10,13 @@
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 SRC  := $(CURDIR)/src
+VERSION := $(shell cat $(CURDIR)/VERSION)
 
 # Selections for the test targets, passed on to the scripts.
 export KERNELS MODULES
 
-.PHONY: all modules clean check check-compile run
+.PHONY: all modules clean check check-compile run install-dkms-src \
+	dist deb rpm dkms-install dkms-uninstall
 
 all: modules
 
@@ -34,3 +36,15 @@ check-compile:
 
 run:
 	scripts/run
+
+# The DKMS source tree, /usr/src/lkmkit-VERSION: only what building needs.
+# The .deb, the .rpm and dkms-install all install it through this target.
+DKMS_SRC = $(DESTDIR)/usr/src/lkmkit-$(VERSION)
+install-dkms-src:
+	install -d $(DKMS_SRC)/src $(DKMS_SRC)/include/uapi/linux
+	install -m 644 Makefile VERSION dkms.conf $(DKMS_SRC)/
+	install -m 644 src/Kbuild src/*.c src/*.h $(DKMS_SRC)/src/
+	install -m 644 include/uapi/linux/*.h $(DKMS_SRC)/include/uapi/linux/
+
+dist deb rpm dkms-install dkms-uninstall:
+	scripts/package $@

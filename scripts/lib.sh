@@ -55,6 +55,62 @@ checkpatch() {
 	echo "$dir/scripts/checkpatch.pl"
 }
 
+# The Debian mirror this machine's apt uses (never written into the repo).
+debian_mirror() {
+	local uri
+	uri=$(awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }' \
+		/etc/apt/sources.list.d/*.sources 2>/dev/null)
+	[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 !~ /security/ { print $2; exit }' \
+		/etc/apt/sources.list 2>/dev/null)
+	[ -n "$uri" ] || die "no Debian mirror in this machine's apt sources"
+	echo "$uri"
+}
+
+# Build roots for kernels this Debian 12 host has no headers for, cached
+# between runs under $LKM_CACHE (make clean keeps it only if it lies
+# outside build/). One chroot per Debian suite, refreshed once a day.
+LKM_CACHE=${LKM_CACHE:-$TOP/build/cache}
+
+# suite_root SUITE: prints the path of the suite's chroot, creating or
+# refreshing it first; several runs at once wait for each other.
+suite_root() {
+	local suite=$1 root=$LKM_CACHE/roots/$1 mirror
+	mkdir -p "$LKM_CACHE/roots"
+	(
+		flock 9
+		if [ ! -f "$root/.lkmkit-ready" ]; then
+			need_pkgs debootstrap
+			mirror=$(debian_mirror)
+			say "creating the $suite build root (debootstrap, a few minutes)"
+			rm -rf "$root"
+			debootstrap --variant=minbase \
+				--include=gcc,make,libc6-dev,sparse,linux-headers-amd64,ca-certificates \
+				"$suite" "$root" "$mirror" >"$root.log" 2>&1 ||
+				{ tail -20 "$root.log" >&2; exit 1; }
+			touch "$root/.lkmkit-ready"
+		elif [ -n "$(find "$root/.lkmkit-ready" -mmin +1440)" ]; then
+			say "refreshing the $suite build root"
+			in_root "$root" apt-get update -qq &&
+				in_root "$root" env DEBIAN_FRONTEND=noninteractive \
+					apt-get -y -qq upgrade >&2 &&
+				touch "$root/.lkmkit-ready"
+		fi
+	) 9>"$LKM_CACHE/roots/$suite.lock" || return 1
+	echo "$root"
+}
+
+# in_root ROOT COMMAND...: runs a command in a chroot with /proc mounted
+# (objtool needs it), unmounting it however the command ends.
+in_root() {
+	local root=$1 ret
+	shift
+	mount -t proc proc "$root/proc" || return 1
+	chroot "$root" "$@"
+	ret=$?
+	umount "$root/proc"
+	return $ret
+}
+
 # ---------------------------------------------------------------- matrix
 
 # Prints "name root meta" for each kernel of the matrix that $KERNELS
