@@ -83,20 +83,32 @@ suite_root() {
 			mirror=$(debian_mirror)
 			say "creating the $suite build root (debootstrap, a few minutes)"
 			rm -rf "$root"
+			# experimental is no full suite: it sits on top of sid.
 			debootstrap --variant=minbase \
-				--include=gcc,make,libc6-dev,sparse,linux-headers-amd64,ca-certificates \
-				"$suite" "$root" "$mirror" >"$root.log" 2>&1 ||
+				--include=gcc,make,libc6-dev,sparse,linux-headers-amd64 \
+				"${suite/experimental/sid}" "$root" "$mirror" >"$root.log" 2>&1 ||
 				{ tail -20 "$root.log" >&2; exit 1; }
-			touch "$root/.lkmkit-ready"
+			[ "$suite" != experimental ] ||
+				echo "deb $mirror experimental main" \
+					>"$root/etc/apt/sources.list.d/experimental.list"
+			refresh_root "$root" "$suite" || exit 1
 		elif [ -n "$(find "$root/.lkmkit-ready" -mmin +1440)" ]; then
-			say "refreshing the $suite build root"
-			in_root "$root" apt-get update -qq &&
-				in_root "$root" env DEBIAN_FRONTEND=noninteractive \
-					apt-get -y -qq upgrade >&2 &&
-				touch "$root/.lkmkit-ready"
+			say "refreshing the $suite build root (once a day)"
+			refresh_root "$root" "$suite" || exit 1
 		fi
 	) 9>"$LKM_CACHE/roots/$suite.lock" || return 1
 	echo "$root"
+}
+
+# Brings a suite root up to date, so that a new kernel in the suite is seen.
+refresh_root() {
+	local root=$1 suite=$2
+	in_root "$root" apt-get update -qq >&2 &&
+		in_root "$root" env DEBIAN_FRONTEND=noninteractive \
+			apt-get -y -qq upgrade >&2 &&
+		in_root "$root" env DEBIAN_FRONTEND=noninteractive \
+			apt-get -y -qq -t "$suite" install linux-headers-amd64 >&2 &&
+		touch "$root/.lkmkit-ready"
 }
 
 # in_root ROOT COMMAND...: runs a command in a chroot with /proc mounted
@@ -154,8 +166,11 @@ kernel_setup() {
 		KCONFIG=/boot/config-$KVER
 		;;
 	*)
-		say "kernel $1: unknown root '$root'"
-		return 1
+		KROOT=$(suite_root "$root") || return 1
+		KVER=$(chroot "$KROOT" dpkg-query -W -f='${Depends}' "linux-headers-$meta" |
+			grep -o 'linux-headers-[^ ,]*' | head -1)
+		KVER=${KVER#linux-headers-}
+		[ -n "$KVER" ] && kernel_image "$KROOT" "$KVER" || return 1
 		;;
 	esac
 	KDIR=/usr/src/linux-headers-$KVER
@@ -165,7 +180,48 @@ kernel_setup() {
 	}
 }
 
+# kernel_image ROOT KVER: takes the kernel image and config of KVER out of
+# its packages (downloaded with ROOT's apt, never installed) into the cache;
+# sets VMLINUZ and KCONFIG. Debian's 6.18 and later kernels split the image
+# into linux-binary-KVER (vmlinuz) and linux-base-KVER (config).
+kernel_image() {
+	local root=$1 kver=$2 dir=$LKM_CACHE/kernels/$2 pkgs deb
+	VMLINUZ=$dir/usr/lib/modules/$kver/vmlinuz
+	KCONFIG=$dir/usr/lib/modules/$kver/config
+	if [ ! -f "$VMLINUZ" ]; then
+		pkgs="linux-binary-$kver linux-base-$kver"
+		chroot "$root" apt-cache show "linux-binary-$kver" >/dev/null 2>&1 ||
+			pkgs="linux-image-$kver"
+		rm -rf "$root/tmp/kernel-debs" "$dir"
+		mkdir -p "$root/tmp/kernel-debs" "$dir"
+		# shellcheck disable=SC2086
+		chroot "$root" sh -c "cd /tmp/kernel-debs && apt-get download -qq -o APT::Sandbox::User=root $pkgs" >&2 ||
+			{ say "cannot download $pkgs"; return 1; }
+		for deb in "$root"/tmp/kernel-debs/*.deb; do
+			dpkg -x "$deb" "$dir"
+		done
+		rm -rf "$root/tmp/kernel-debs"
+		# The older layout: /boot/vmlinuz-KVER and /boot/config-KVER.
+		mkdir -p "$(dirname "$VMLINUZ")"
+		[ -f "$VMLINUZ" ] || ln -sf "$dir/boot/vmlinuz-$kver" "$VMLINUZ"
+		[ -f "$KCONFIG" ] || ln -sf "$dir/boot/config-$kver" "$KCONFIG"
+	fi
+	[ -f "$VMLINUZ" ]
+}
+
 # ---------------------------------------------------------------- building
+
+# Newer kernels' Makefiles run scripts/checker-valid.sh before sparse and
+# quietly skip sparse without it; Debian's headers lack the script.
+provide_checker_valid() {
+	local srctree
+	srctree=$(sed -n 's/^include \(.*\)\/Makefile$/\1/p' "$KROOT$KDIR/Makefile" | head -1)
+	srctree=$KROOT${srctree:-$KDIR}
+	if grep -q checker-valid.sh "$srctree/Makefile" &&
+		[ ! -e "$srctree/scripts/checker-valid.sh" ]; then
+		install -m 755 "$TOP/scripts/checker-valid.sh" "$srctree/scripts/"
+	fi
+}
 
 # Builds every module for the kernel set up by kernel_setup into $1/, with
 # W=1 and sparse (C=2). Prints the log on failure; any compiler, sparse or
@@ -178,13 +234,14 @@ build_modules() {
 	tree=$(mktemp -d "$KROOT/tmp/lkmkit.XXXXXX")
 	log=$out/build.log
 	cp -r "$TOP/src" "$TOP/include" "$TOP/VERSION" "$tree/"
+	provide_checker_valid
 	if [ "$KROOT" = / ]; then
 		make -C "$KDIR" M="$tree/src" W=1 C=2 modules
 	else
-		chroot "$KROOT" make -C "$KDIR" M="${tree#"$KROOT"}/src" W=1 C=2 \
+		in_root "$KROOT" make -C "$KDIR" M="${tree#"$KROOT"}/src" W=1 C=2 \
 			modules
 	fi >"$log" 2>&1 || { cat "$log" >&2; rm -rf "$tree"; return 1; }
-	if grep -iE 'warning:|error:' "$log" >&2; then
+	if grep -iE 'warning:|error:|not available or not up to date' "$log" >&2; then
 		say "build for $KVER has warnings (full log: $log)"
 		rm -rf "$tree"
 		return 1
