@@ -15,7 +15,7 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 # Selections for the test targets, passed on to the scripts.
 export KERNELS MODULES
 
-.PHONY: all modules clean check check-compile run install-dkms-src \
+.PHONY: all modules clean check check-compile check-next run install-dkms-src \
 	dist deb rpm dkms-install dkms-uninstall
 
 all: modules
@@ -33,6 +33,9 @@ check:
 
 check-compile:
 	scripts/check --compile-only
+
+check-next:
+	scripts/check --next
 
 run:
 	scripts/run

@@ -103,7 +103,8 @@ suite_root() {
 # Brings a suite root up to date, so that a new kernel in the suite is seen.
 refresh_root() {
 	local root=$1 suite=$2
-	in_root "$root" apt-get update -qq >&2 &&
+	# The mirror may be a dated snapshot whose Release files have expired.
+	in_root "$root" apt-get update -qq -o Acquire::Check-Valid-Until=false >&2 &&
 		in_root "$root" env DEBIAN_FRONTEND=noninteractive \
 			apt-get -y -qq upgrade >&2 &&
 		in_root "$root" env DEBIAN_FRONTEND=noninteractive \
@@ -125,12 +126,14 @@ in_root() {
 
 # ---------------------------------------------------------------- matrix
 
-# Prints "name root meta" for each kernel of the matrix that $KERNELS
-# selects (all when empty; names separated by spaces or commas).
+# Prints "name root meta" for each kernel of the matrix in stage $1 (check
+# or next) that $KERNELS selects (all when empty; names separated by spaces
+# or commas).
 matrix() {
-	local want=" ${KERNELS//,/ } " name root meta
-	while read -r name root meta; do
+	local want=" ${KERNELS//,/ } " name root meta stage
+	while read -r name root meta stage; do
 		case $name in '' | '#'*) continue ;; esac
+		[ "$stage" = "$1" ] || continue
 		[ -z "${KERNELS:-}" ] || [[ $want == *" $name "* ]] || continue
 		echo "$name $root $meta"
 	done <"$TOP/tests/kernels"
