@@ -239,9 +239,9 @@ build_modules() {
 	cp -r "$TOP/src" "$TOP/include" "$TOP/VERSION" "$tree/"
 	provide_checker_valid
 	if [ "$KROOT" = / ]; then
-		make -C "$KDIR" M="$tree/src" W=1 C=2 modules
+		make -j"$(nproc)" -C "$KDIR" M="$tree/src" W=1 C=2 modules
 	else
-		in_root "$KROOT" make -C "$KDIR" M="${tree#"$KROOT"}/src" W=1 C=2 \
+		in_root "$KROOT" make -j"$(nproc)" -C "$KDIR" M="${tree#"$KROOT"}/src" W=1 C=2 \
 			modules
 	fi >"$log" 2>&1 || { cat "$log" >&2; rm -rf "$tree"; return 1; }
 	if grep -iE 'warning:|error:|not available or not up to date' "$log" >&2; then
