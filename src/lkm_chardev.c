@@ -16,6 +16,7 @@
 #include <linux/capability.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
+#include <linux/err.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/init.h>
@@ -25,6 +26,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/xarray.h>
 #include <linux/lkm_chardev.h>
 
@@ -77,58 +79,76 @@ static int chardev_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static ssize_t chardev_read(struct file *file, char __user *buf, size_t count,
-			    loff_t *ppos)
+/*
+ * read_iter and write_iter rather than read and write: after a fault in the
+ * user's buffer the iov_iter copies leave the rest of the destination alone,
+ * where copy_from_user() would zero it, wiping data the write never reached.
+ */
+static ssize_t chardev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	struct chardev *d = file->private_data;
-	loff_t pos = *ppos;
-	size_t done = 0;
-	int ret = 0;
+	struct chardev *d = iocb->ki_filp->private_data;
+	loff_t pos = iocb->ki_pos;
+	size_t count = 0, done = 0;
 
 	down_read(&d->lock);
 	if (pos < d->size)
-		count = min_t(loff_t, count, d->size - pos);
-	else
-		count = 0;
+		count = min_t(loff_t, iov_iter_count(to), d->size - pos);
 	while (done < count) {
 		size_t off = offset_in_page(pos + done);
 		size_t chunk = min(count - done, PAGE_SIZE - off);
 		void *page = xa_load(&d->pages, (pos + done) >> PAGE_SHIFT);
-		unsigned long left;
+		size_t copied;
 
 		if (page)
-			left = copy_to_user(buf + done, page + off, chunk);
-		else
-			left = clear_user(buf + done, chunk);
-		done += chunk - left;
-		if (left) {
-			ret = -EFAULT;
+			copied = copy_to_iter(page + off, chunk, to);
+		else	/* never written: a gap */
+			copied = iov_iter_zero(chunk, to);
+		done += copied;
+		if (copied < chunk)
 			break;
-		}
 	}
 	up_read(&d->lock);
 
-	if (!done && ret)
-		return ret;
-	*ppos = pos + done;
+	if (count && !done)
+		return -EFAULT;
+	iocb->ki_pos = pos + done;
 	atomic64_inc(&d->reads);
 	atomic64_add(done, &d->bytes_read);
 	return done;
 }
 
-static ssize_t chardev_write(struct file *file, const char __user *buf,
-			     size_t count, loff_t *ppos)
+/* The page for index idx, allocated (zeroed) on its first write. */
+static void *chardev_page(struct chardev *d, pgoff_t idx)
 {
-	struct chardev *d = file->private_data;
+	void *page = xa_load(&d->pages, idx);
+	int err;
+
+	if (page)
+		return page;
+	/* Charged to the writer's memory cgroup, as tmpfs pages are. */
+	page = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!page)
+		return ERR_PTR(-ENOMEM);
+	err = xa_err(xa_store(&d->pages, idx, page, GFP_KERNEL));
+	if (err) {
+		free_page((unsigned long)page);
+		return ERR_PTR(err);
+	}
+	return page;
+}
+
+static ssize_t chardev_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct chardev *d = iocb->ki_filp->private_data;
+	size_t count = iov_iter_count(from), done = 0;
 	loff_t pos;
-	size_t done = 0;
-	int ret = 0;
+	int ret = -EFAULT;
 
 	if (!count)
 		return 0;
 
 	down_write(&d->lock);
-	pos = (file->f_flags & O_APPEND) ? d->size : *ppos;
+	pos = (iocb->ki_flags & IOCB_APPEND) ? d->size : iocb->ki_pos;
 	if (pos >= capacity) {
 		up_write(&d->lock);
 		return -ENOSPC;
@@ -138,35 +158,26 @@ static ssize_t chardev_write(struct file *file, const char __user *buf,
 		pgoff_t idx = (pos + done) >> PAGE_SHIFT;
 		size_t off = offset_in_page(pos + done);
 		size_t chunk = min(count - done, PAGE_SIZE - off);
-		void *page = xa_load(&d->pages, idx);
-		unsigned long left;
+		void *page = chardev_page(d, idx);
+		size_t copied;
 
-		if (!page) {
-			page = (void *)get_zeroed_page(GFP_KERNEL);
-			if (!page) {
-				ret = -ENOMEM;
-				break;
-			}
-			ret = xa_err(xa_store(&d->pages, idx, page, GFP_KERNEL));
-			if (ret) {
-				free_page((unsigned long)page);
-				break;
-			}
-		}
-		left = copy_from_user(page + off, buf + done, chunk);
-		done += chunk - left;
-		if (left) {
-			ret = -EFAULT;
+		if (IS_ERR(page)) {
+			ret = PTR_ERR(page);
 			break;
 		}
+		copied = copy_from_iter(page + off, chunk, from);
+		done += copied;
+		if (copied < chunk)
+			break;
 	}
+	/* Pages past the size stay all zeros, so a later gap reads as zeros. */
 	if (done && pos + done > d->size)
 		d->size = pos + done;
 	up_write(&d->lock);
 
 	if (!done)
 		return ret;
-	*ppos = pos + done;
+	iocb->ki_pos = pos + done;
 	atomic64_inc(&d->writes);
 	atomic64_add(done, &d->bytes_written);
 	return done;
@@ -239,8 +250,8 @@ static long chardev_ioctl(struct file *file, unsigned int cmd,
 static const struct file_operations chardev_fops = {
 	.owner		= THIS_MODULE,
 	.open		= chardev_open,
-	.read		= chardev_read,
-	.write		= chardev_write,
+	.read_iter	= chardev_read_iter,
+	.write_iter	= chardev_write_iter,
 	.llseek		= chardev_llseek,
 	.unlocked_ioctl	= chardev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
