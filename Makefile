@@ -51,3 +51,11 @@ install-dkms-src:
 
 dist deb rpm dkms-install dkms-uninstall:
 	scripts/package $@
+
+# The packaging stage of make check alone: both packages built, linted and
+# proven in a booted Debian 12 system (scripts/e2e). PACKAGING=0 or 1 makes
+# make check skip or run it whatever KERNELS and MODULES say.
+export PACKAGING
+.PHONY: check-packaging
+check-packaging:
+	scripts/e2e
