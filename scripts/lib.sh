@@ -20,20 +20,24 @@ pkg_installed() {
 
 # Installs the named Debian packages that are missing (needs root).
 need_pkgs() {
-	local missing=() p
+	local missing=() p log
 	for p in "$@"; do
 		pkg_installed "$p" || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	[ "$(id -u)" -eq 0 ] || die "missing packages (run as root to install): ${missing[*]}"
 	say "installing: ${missing[*]}"
+	# dpkg's progress is noise in a test run: shown only on failure.
+	log=$(mktemp)
 	if [ -z "${LKM_APT_UPDATED:-}" ]; then
-		apt-get update -qq >&2 || die "apt-get update failed"
-		LKM_APT_UPDATED=1
+		apt-get update -qq >"$log" 2>&1 ||
+			{ cat "$log" >&2; rm -f "$log"; die "apt-get update failed"; }
+		export LKM_APT_UPDATED=1
 	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
-		--no-install-recommends "${missing[@]}" </dev/null >&2 ||
-		die "apt-get install ${missing[*]} failed"
+		--no-install-recommends "${missing[@]}" </dev/null >"$log" 2>&1 ||
+		{ cat "$log" >&2; rm -f "$log"; die "apt-get install ${missing[*]} failed"; }
+	rm -f "$log"
 }
 
 host_tools() {
