@@ -134,7 +134,7 @@ in_root() {
 # or next) that $KERNELS selects (all when empty; names separated by spaces
 # or commas).
 matrix() {
-	local want=" ${KERNELS//,/ } " name root meta stage
+	local want=" ${KERNELS:+${KERNELS//,/ }} " name root meta stage
 	while read -r name root meta stage; do
 		case $name in '' | '#'*) continue ;; esac
 		[ "$stage" = "$1" ] || continue
