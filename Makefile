@@ -50,7 +50,7 @@ install-dkms-src:
 	install -m 644 include/uapi/linux/*.h $(DKMS_SRC)/include/uapi/linux/
 
 dist deb rpm dkms-install dkms-uninstall:
-	scripts/package $@
+	KVER=$(KVER) scripts/package $@
 
 # The packaging stage of make check alone: both packages built, linted and
 # proven in a booted Debian 12 system (scripts/e2e). PACKAGING=0 or 1 makes
