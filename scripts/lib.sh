@@ -108,12 +108,14 @@ suite_root() {
 refresh_root() {
 	local root=$1 suite=$2
 	# The mirror may be a dated snapshot whose Release files have expired.
-	in_root "$root" apt-get update -qq -o Acquire::Check-Valid-Until=false >&2 &&
-		in_root "$root" env DEBIAN_FRONTEND=noninteractive \
-			apt-get -y -qq upgrade >&2 &&
-		in_root "$root" env DEBIAN_FRONTEND=noninteractive \
-			apt-get -y -qq -t "$suite" install linux-headers-amd64 >&2 &&
-		touch "$root/.lkmkit-ready"
+	{
+		in_root "$root" apt-get update -qq -o Acquire::Check-Valid-Until=false &&
+			in_root "$root" env DEBIAN_FRONTEND=noninteractive \
+				apt-get -y -qq upgrade &&
+			in_root "$root" env DEBIAN_FRONTEND=noninteractive \
+				apt-get -y -qq -t "$suite" install linux-headers-amd64
+	} >"$root.refresh.log" 2>&1 || { tail -20 "$root.refresh.log" >&2; return 1; }
+	touch "$root/.lkmkit-ready"
 }
 
 # in_root ROOT COMMAND...: runs a command in a chroot with /proc mounted
