@@ -6,6 +6,7 @@
 #   make KDIR=/path         build against any prepared kernel tree
 #   make check              boot-test every kernel of the matrix (see README)
 #   make run                boot the newest kernel with the modules loaded
+#   make clean / distclean  remove build output / and the caches too
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -15,7 +16,7 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 # Selections for the test targets, passed on to the scripts.
 export KERNELS MODULES
 
-.PHONY: all modules clean check check-compile check-next run install-dkms-src \
+.PHONY: all modules clean distclean check check-compile check-next run install-dkms-src \
 	dist deb rpm dkms-install dkms-uninstall
 
 all: modules
@@ -23,10 +24,15 @@ all: modules
 modules:
 	$(MAKE) -C $(KDIR) M=$(SRC) modules
 
+# clean keeps build/cache (build roots, kernel images, the packaging
+# test's Debian system: minutes to make again); distclean removes it too.
 clean:
-	rm -rf build
+	find build -mindepth 1 -maxdepth 1 ! -name cache -exec rm -rf {} + 2>/dev/null || true
 	rm -f $(addprefix $(SRC)/,*.o *.ko *.mod *.mod.c .*.cmd Module.symvers modules.order)
 	rm -rf $(SRC)/.tmp_versions
+
+distclean: clean
+	rm -rf build
 
 check:
 	scripts/check
