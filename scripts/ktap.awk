@@ -6,8 +6,9 @@
 #
 # Prints "passed failed skipped tainted" on stdout and one line per failure
 # on stderr. Besides "not ok" lines, these fail: a suite whose results and
-# plan disagree (its program crashed or hung), a suite in `expect` that
-# never started, and a log without the guest's final "done" line.
+# plan disagree (its program crashed or hung), a program's non-zero exit
+# status, a suite in `expect` that never started, and a log without the
+# guest's final "done" line.
 
 function fail(msg) {
 	printf "FAIL: %s: %s\n", who, msg > "/dev/stderr"
@@ -28,6 +29,7 @@ function close_suite() {
 /^ok [0-9]+.*# SKIP/ { s++; ran++; printf "SKIP: %s: %s: %s\n", who, suite, $0 > "/dev/stderr"; next }
 /^ok [0-9]+/ { p++; ran++; next }
 /^not ok [0-9]+/ { ran++; fail(suite ": " $0); next }
+/^# lkmkit: exit / { close_suite(); if ($5 != "0") fail($4 ": exit status " $5); next }
 /^# lkmkit: tainted / { tainted = $4 + 0; next }
 /^# lkmkit: done$/ { done = 1 }
 

@@ -12,6 +12,37 @@ VERSION=$(cat "$TOP/VERSION")
 say() { printf '%s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
+# ---------------------------------------------------------------- results
+
+# result OK|FAIL DESCRIPTION: counts one result, and says a failure.
+passed=0
+failed=0
+result() {
+	if [ "$1" = OK ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		say "FAIL: ${RESULT_PREFIX:-}$2"
+	fi
+}
+
+# check DESCRIPTION COMMAND...: one result from a command's status.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then result OK "$desc"; else result FAIL "$desc"; fi
+}
+
+# A guest's console log must hold no sign of a kernel problem.
+console_clean() {
+	! grep -nE 'BUG:|WARNING:|Oops|KFENCE|Call Trace|Kernel panic|general protection|list_(add|del) corruption|Poison overwritten|Redzone|Object padding' "$1" >&2
+}
+
+# Taint bits other than O (4096, out-of-tree) and E (8192, unsigned) fail.
+taint_ok() {
+	[ $(($1 & ~(4096 | 8192))) -eq 0 ]
+}
+
 # ---------------------------------------------------------------- packages
 
 pkg_installed() {
@@ -42,7 +73,7 @@ need_pkgs() {
 
 host_tools() {
 	need_pkgs make gcc libc6-dev kmod cpio gzip xz-utils busybox-static \
-		qemu-system-x86 sparse "$@"
+		qemu-system-x86 sparse shellcheck "$@"
 }
 
 # Prints the path of checkpatch.pl, taken once from Debian's kernel source.
@@ -71,8 +102,8 @@ debian_mirror() {
 }
 
 # Build roots for kernels this Debian 12 host has no headers for, cached
-# between runs under $LKM_CACHE (make clean keeps it only if it lies
-# outside build/). One chroot per Debian suite, refreshed once a day.
+# between runs under $LKM_CACHE (make clean keeps it, make distclean
+# removes it). One chroot per Debian suite, refreshed once a day.
 LKM_CACHE=${LKM_CACHE:-$TOP/build/cache}
 
 # suite_root SUITE: prints the path of the suite's chroot, creating or
@@ -157,6 +188,18 @@ modules() {
 		grep -qx "$m" <<<"$all" || die "no module $m (have: $(echo $all))"
 		echo "$m"
 	done
+}
+
+# Dies unless every name in KERNELS and MODULES names a kernel of
+# tests/kernels and a module of src/: a typo must not quietly select less.
+check_selection() {
+	local k ks=${KERNELS:-} known
+	known=$(awk '$1 !~ /^#/ && NF { print $1 }' "$TOP/tests/kernels")
+	for k in ${ks//,/ }; do
+		grep -qx -- "$k" <<<"$known" ||
+			die "no kernel $k in tests/kernels (have: $(echo $known))"
+	done
+	modules >/dev/null
 }
 
 # Sets KROOT (filesystem root holding the headers), KVER (exact version),
