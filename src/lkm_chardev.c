@@ -7,8 +7,9 @@
  * Data lives in pages allocated as they are first written and indexed by
  * an xarray, so an idle device costs almost nothing however large its
  * capacity. Each device has a rw_semaphore: a write holds it exclusively
- * for the whole call, so no reader sees half of it, while readers share it
- * and never wait for each other.
+ * for the whole call, so no reader sees half of it, while readers share it.
+ * File operations take it killably: a copy stuck on a user page fault
+ * (say, a buffer on a hung FUSE mount) can hold it a long time.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -69,13 +70,14 @@ static int chardev_open(struct inode *inode, struct file *file)
 	struct chardev *d = &chardevs[iminor(inode) - MINOR(first_devt)];
 
 	file->private_data = d;
-	atomic64_inc(&d->opens);
 	/* What a shell's ">" relies on: opening for writing with O_TRUNC. */
 	if ((file->f_flags & O_TRUNC) && (file->f_mode & FMODE_WRITE)) {
-		down_write(&d->lock);
+		if (down_write_killable(&d->lock))
+			return -EINTR;
 		chardev_clear(d);
 		up_write(&d->lock);
 	}
+	atomic64_inc(&d->opens);
 	return 0;
 }
 
@@ -90,7 +92,8 @@ static ssize_t chardev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	loff_t pos = iocb->ki_pos;
 	size_t count = 0, done = 0;
 
-	down_read(&d->lock);
+	if (down_read_killable(&d->lock))
+		return -EINTR;
 	if (pos < d->size)
 		count = min_t(loff_t, iov_iter_count(to), d->size - pos);
 	while (done < count) {
@@ -117,12 +120,17 @@ static ssize_t chardev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	return done;
 }
 
-/* The page for index idx, allocated (zeroed) on its first write. */
-static void *chardev_page(struct chardev *d, pgoff_t idx)
+/*
+ * The page for index idx, allocated (zeroed) on its first write; *fresh
+ * says whether it was, so that a write that stores nothing in it can give
+ * it back.
+ */
+static void *chardev_page(struct chardev *d, pgoff_t idx, bool *fresh)
 {
 	void *page = xa_load(&d->pages, idx);
 	int err;
 
+	*fresh = !page;
 	if (page)
 		return page;
 	/* Charged to the writer's memory cgroup, as tmpfs pages are. */
@@ -147,7 +155,8 @@ static ssize_t chardev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (!count)
 		return 0;
 
-	down_write(&d->lock);
+	if (down_write_killable(&d->lock))
+		return -EINTR;
 	pos = (iocb->ki_flags & IOCB_APPEND) ? d->size : iocb->ki_pos;
 	if (pos >= capacity) {
 		up_write(&d->lock);
@@ -158,8 +167,9 @@ static ssize_t chardev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		pgoff_t idx = (pos + done) >> PAGE_SHIFT;
 		size_t off = offset_in_page(pos + done);
 		size_t chunk = min(count - done, PAGE_SIZE - off);
-		void *page = chardev_page(d, idx);
 		size_t copied;
+		bool fresh;
+		void *page = chardev_page(d, idx, &fresh);
 
 		if (IS_ERR(page)) {
 			ret = PTR_ERR(page);
@@ -167,8 +177,12 @@ static ssize_t chardev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 		}
 		copied = copy_from_iter(page + off, chunk, from);
 		done += copied;
-		if (copied < chunk)
+		if (copied < chunk) {
+			/* A faulting buffer must not pin pages it never filled. */
+			if (fresh && !copied)
+				free_page((unsigned long)xa_erase(&d->pages, idx));
 			break;
+		}
 	}
 	/* Pages past the size stay all zeros, so a later gap reads as zeros. */
 	if (done && pos + done > d->size)
@@ -188,7 +202,8 @@ static loff_t chardev_llseek(struct file *file, loff_t offset, int whence)
 	struct chardev *d = file->private_data;
 	loff_t size;
 
-	down_read(&d->lock);
+	if (down_read_killable(&d->lock))
+		return -EINTR;
 	size = d->size;
 	up_read(&d->lock);
 	/* Like a regular file: anywhere from 0 on, negative results EINVAL. */
@@ -215,7 +230,8 @@ static long chardev_ioctl(struct file *file, unsigned int cmd,
 
 	switch (cmd) {
 	case LKM_CHARDEV_GET_SIZE:
-		down_read(&d->lock);
+		if (down_read_killable(&d->lock))
+			return -EINTR;
 		val = d->size;
 		up_read(&d->lock);
 		return put_user(val, (u64 __user *)uarg);
@@ -225,7 +241,8 @@ static long chardev_ioctl(struct file *file, unsigned int cmd,
 	case LKM_CHARDEV_CLEAR:
 		if (!(file->f_mode & FMODE_WRITE))
 			return -EBADF;
-		down_write(&d->lock);
+		if (down_write_killable(&d->lock))
+			return -EINTR;
 		chardev_clear(d);
 		up_write(&d->lock);
 		return 0;
@@ -265,7 +282,8 @@ static ssize_t size_show(struct device *dev, struct device_attribute *attr,
 	struct chardev *d = dev_get_drvdata(dev);
 	loff_t size;
 
-	down_read(&d->lock);
+	if (down_read_killable(&d->lock))
+		return -EINTR;
 	size = d->size;
 	up_read(&d->lock);
 	return sysfs_emit(buf, "%lld\n", size);

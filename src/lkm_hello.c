@@ -10,6 +10,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ctype.h>
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -31,12 +32,20 @@ static unsigned int nr_ids;
 static int whom_set(const char *val, const struct kernel_param *kp)
 {
 	char name[HELLO_MAX_WHOM + 1];
-	size_t len = strcspn(val, "\n");	/* sysfs writes end in one */
+	size_t len = strlen(val), i;
 
+	if (len && val[len - 1] == '\n')	/* as "echo" writes to sysfs */
+		len--;
 	if (len == 0 || len > HELLO_MAX_WHOM) {
 		pr_err("whom must be 1..%d bytes long, got %zu\n",
 		       HELLO_MAX_WHOM, len);
 		return -EINVAL;
+	}
+	for (i = 0; i < len; i++) {
+		if (iscntrl(val[i])) {
+			pr_err("whom must not hold control characters\n");
+			return -EINVAL;
+		}
 	}
 	memcpy(name, val, len);
 	name[len] = '\0';
@@ -49,12 +58,30 @@ static const struct kernel_param_ops whom_ops = {
 	.free	= param_free_charp,
 };
 
+/* param_set_bool() refuses quietly at run time: say why, like the rest. */
+static int verbose_set(const char *val, const struct kernel_param *kp)
+{
+	int ret = param_set_bool(val, kp);
+
+	if (ret)
+		pr_err("verbose must be Y, N, 1, 0, on or off, got '%.*s'\n",
+		       (int)min_t(size_t, strcspn(val, "\n"), 32), val);
+	return ret;
+}
+
+static const struct kernel_param_ops verbose_ops = {
+	.flags	= KERNEL_PARAM_OPS_FL_NOARG,	/* a bare "verbose" means Y */
+	.set	= verbose_set,
+	.get	= param_get_bool,
+};
+
 module_param_cb(whom, &whom_ops, &whom, 0644);
 __MODULE_PARM_TYPE(whom, "charp");
 MODULE_PARM_DESC(whom, "Who to greet (1..64 bytes, default \"world\")");
 lkm_param_range(howmany, 0, HELLO_MAX_HOWMANY, 0, 0644);
 MODULE_PARM_DESC(howmany, "How many greetings to log at load (0..64, default 1)");
-module_param(verbose, bool, 0644);
+module_param_cb(verbose, &verbose_ops, &verbose, 0644);
+__MODULE_PARM_TYPE(verbose, "bool");
 MODULE_PARM_DESC(verbose, "Also log the ids at load (default off)");
 module_param_array(ids, int, &nr_ids, 0444);
 MODULE_PARM_DESC(ids, "Up to 8 comma-separated integers, logged when verbose");

@@ -13,7 +13,9 @@
  *
  * One mutex guards the kfifo, so copies to and from user space (which may
  * sleep on a page fault) happen under it; the wait queues are separate so
- * that readers wake only writers and writers wake only readers.
+ * that readers wake only writers and writers wake only readers. Wait
+ * conditions, poll and FIONREAD only look at the fill level, without the
+ * mutex: a copy stuck on a page fault must not block them.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -43,6 +45,12 @@ static void *fifo_buf;
 static DECLARE_WAIT_QUEUE_HEAD(readers);
 static DECLARE_WAIT_QUEUE_HEAD(writers);
 
+/* Bytes in the FIFO, read without fifo_lock: a snapshot. */
+static unsigned int fifo_used(void)
+{
+	return READ_ONCE(fifo.kfifo.in) - READ_ONCE(fifo.kfifo.out);
+}
+
 static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 			 loff_t *ppos)
 {
@@ -59,7 +67,7 @@ static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 		mutex_unlock(&fifo_lock);
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		if (wait_event_interruptible(readers, !kfifo_is_empty(&fifo)))
+		if (wait_event_interruptible(readers, fifo_used()))
 			return -ERESTARTSYS;
 	}
 	/* On a fault this consumes only what reached user space. */
@@ -90,7 +98,8 @@ static ssize_t pipe_write(struct file *file, const char __user *buf,
 				ret = -EAGAIN;
 				break;
 			}
-			ret = wait_event_interruptible(writers, !kfifo_is_full(&fifo));
+			ret = wait_event_interruptible(writers,
+						       fifo_used() < kfifo_size(&fifo));
 			if (ret)
 				break;
 			continue;
@@ -113,27 +122,23 @@ static __poll_t pipe_poll(struct file *file, poll_table *wait)
 {
 	__poll_t mask = 0;
 
+	unsigned int used;
+
 	poll_wait(file, &readers, wait);
 	poll_wait(file, &writers, wait);
-	mutex_lock(&fifo_lock);
-	if (!kfifo_is_empty(&fifo))
+	used = fifo_used();
+	if (used)
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (!kfifo_is_full(&fifo))
+	if (used < kfifo_size(&fifo))
 		mask |= EPOLLOUT | EPOLLWRNORM;
-	mutex_unlock(&fifo_lock);
 	return mask;
 }
 
 static long pipe_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	int len;
-
 	if (cmd != FIONREAD)
 		return -ENOTTY;
-	mutex_lock(&fifo_lock);
-	len = kfifo_len(&fifo);
-	mutex_unlock(&fifo_lock);
-	return put_user(len, (int __user *)arg);
+	return put_user(fifo_used(), (int __user *)arg);
 }
 
 static const struct file_operations pipe_fops = {

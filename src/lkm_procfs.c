@@ -5,7 +5,8 @@
  * message  (0644) a small file anyone may read and root may write, up to
  *          max_message bytes. Writes land at the file position like on a
  *          regular file (O_TRUNC empties it first, so "echo hi >" replaces
- *          it); one that would pass max_message is refused whole with
+ *          it; O_APPEND writes at the end, so ">>" appends); one that
+ *          would pass max_message is refused whole with
  *          EINVAL. Each open file reads a snapshot taken at its first read,
  *          so a reader never sees half of a concurrent write, whatever its
  *          buffer size.
@@ -83,7 +84,7 @@ static ssize_t message_write(struct file *file, const char __user *buf,
 
 	if (!count)
 		return 0;
-	if (pos < 0 || pos > max_message || count > max_message - pos)
+	if (count > max_message)
 		return -EINVAL;
 	/* Copy first, so that a bad pointer leaves the message untouched. */
 	data = vmemdup_user(buf, count);
@@ -91,6 +92,14 @@ static ssize_t message_write(struct file *file, const char __user *buf,
 		return PTR_ERR(data);
 
 	down_write(&message_lock);
+	/* procfs leaves O_APPEND to us: a shell's ">>" appends. */
+	if (file->f_flags & O_APPEND)
+		pos = message_len;
+	if (pos < 0 || pos > max_message || count > max_message - pos) {
+		up_write(&message_lock);
+		kvfree(data);
+		return -EINVAL;
+	}
 	if (pos > message_len)
 		memset(message + message_len, 0, pos - message_len);
 	memcpy(message + pos, data, count);
