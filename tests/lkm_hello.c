@@ -36,7 +36,7 @@ static void refused(const char *params, const char *why)
 	kmsg_mark();
 	ktap_eq(mod_load(MOD, params), -EINVAL, "loading with %s gives EINVAL",
 		params);
-	ktap_ok(kmsg_seen(why), "dmesg explains %s: \"%s\"", params, why);
+	ktap_eq(kmsg_count(why), 1, "dmesg explains %s, once: \"%s\"", params, why);
 	ktap_ok(!mod_loaded(MOD), "nothing left loaded after %s", params);
 }
 
@@ -69,8 +69,8 @@ static void test_runtime_writes(void)
 	kmsg_mark();
 	ktap_eq(file_write(PARAMS "howmany", "1000"), -EINVAL,
 		"runtime howmany=1000 is refused with EINVAL");
-	ktap_ok(kmsg_seen("howmany must be an integer in 0..64, got '1000'"),
-		"dmesg explains the refused runtime write");
+	ktap_eq(kmsg_count("howmany must be an integer in 0..64, got '1000'"), 1,
+		"dmesg explains the refused runtime write in one line");
 	ktap_ok(!strcmp(param("howmany"), "5"), "howmany keeps its old value 5");
 	ktap_eq(file_write(PARAMS "howmany", "-1"), -EINVAL,
 		"runtime howmany=-1 is refused");
@@ -85,7 +85,25 @@ static void test_runtime_writes(void)
 	ktap_ok(!strcmp(param("whom"), "world"), "whom keeps its old value");
 	ktap_eq(file_write(PARAMS "whom", "kernel\n"), 0, "runtime whom=kernel");
 	ktap_ok(!strcmp(param("whom"), "kernel"), "whom reads back kernel");
+	kmsg_mark();
+	ktap_eq(file_write(PARAMS "whom", "\n"), -EINVAL,
+		"runtime empty whom (echo > whom) is refused with EINVAL");
+	ktap_ok(kmsg_count("whom must be 1..64 bytes long, got 0") == 1 &&
+		!strcmp(param("whom"), "kernel"),
+		"dmesg explains it in one line and whom keeps kernel");
 	ktap_eq(file_write(PARAMS "verbose", "Y"), 0, "runtime verbose=Y");
+	kmsg_mark();
+	ktap_eq(file_write(PARAMS "verbose", "maybe"), -EINVAL,
+		"runtime verbose=maybe is refused with EINVAL");
+	ktap_eq(kmsg_count("verbose must be Y, N, 1, 0, on or off, got 'maybe'"), 1,
+		"dmesg explains the refused verbose in one line");
+	ktap_ok(!strcmp(param("verbose"), "Y"), "verbose keeps its old value Y");
+	kmsg_mark();
+	ktap_eq(file_write(PARAMS "whom", "ab\ncd"), -EINVAL,
+		"runtime whom with a newline inside is refused with EINVAL");
+	ktap_ok(kmsg_count("whom must not hold control characters") == 1 &&
+		!strcmp(param("whom"), "kernel"),
+		"dmesg explains it in one line and whom keeps kernel");
 	ktap_eq(file_write(PARAMS "ids", "1"), -EACCES,
 		"ids is read-only at run time");
 }
@@ -138,6 +156,13 @@ static void test_invalid_loads(void)
 	refused("ids=1,2,3,4,5,6,7,8,9", "can only take 8 arguments");
 	refused("verbose=maybe", "invalid for parameter `verbose'");
 
+	kmsg_mark();
+	ktap_eq(mod_load(MOD, "verbose=1 ids=1,2,3,4,5,6,7,-8"), 0,
+		"loading with exactly 8 ids works");
+	ktap_ok(!strcmp(param("ids"), "1,2,3,4,5,6,7,-8") && kmsg_seen("ids[7] = -8"),
+		"all 8 are kept and logged");
+	ktap_eq(mod_unload(MOD), 0, "unload after the 8 ids");
+
 	arg[69] = '\0';		/* exactly 64 bytes of name */
 	kmsg_mark();
 	ktap_eq(mod_load(MOD, arg), 0, "whom of exactly 64 bytes is accepted");
@@ -146,7 +171,7 @@ static void test_invalid_loads(void)
 
 int main(void)
 {
-	ktap_begin("lkm_hello", 71);
+	ktap_begin("lkm_hello", 81);
 	test_defaults();
 	test_runtime_writes();
 	test_unload("Goodbye, kernel.");

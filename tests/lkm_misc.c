@@ -13,7 +13,9 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -142,11 +144,21 @@ static void test_basics(void)
 	close(fd);
 }
 
-/* Blocking: a thread blocks, the test checks it is still blocked, then frees it. */
+/*
+ * Blocking: a thread blocks, the test waits until it is asleep in its read
+ * or write (a fixed sleep could end before the thread got there), checks it
+ * has not returned, then frees it.
+ */
+#define ASLEEP_MS 20000
+
+static const long in_read[] = { SYS_read };
+static const long in_write[] = { SYS_write };
+
 struct blocked {
 	int fd;
 	size_t len;
 	bool writer;
+	atomic_int tid;
 	atomic_bool returned;
 	long result;
 	char buf[3 * FIFO];
@@ -156,6 +168,7 @@ static void *blocked_io(void *arg)
 {
 	struct blocked *b = arg;
 
+	b->tid = gettid();
 	b->result = rw(b->writer ? write(b->fd, b->buf, b->len) :
 		       read(b->fd, b->buf, b->len));
 	b->returned = true;
@@ -169,15 +182,73 @@ static pthread_t start(struct blocked *b, int fd, bool writer, size_t len)
 	b->fd = fd;
 	b->writer = writer;
 	b->len = len;
+	b->tid = 0;
 	b->returned = false;
-	pthread_create(&t, NULL, blocked_io, b);
-	usleep(300 * 1000);
+	if (pthread_create(&t, NULL, blocked_io, b))
+		ktap_bail("pthread_create failed");
 	return t;
 }
+
+/* Whether the thread got asleep in its read or write, within ASLEEP_MS. */
+static bool asleep(struct blocked *b)
+{
+	long until = now_ms() + ASLEEP_MS;
+
+	while (!b->tid && !b->returned && now_ms() < until)
+		usleep(1000);
+	if (b->tid && wait_asleep(b->tid, b->writer ? in_write : in_read, 1,
+				  until - now_ms()))
+		return true;
+	ktap_diag("the %s thread %s", b->writer ? "writer" : "reader",
+		  b->returned ? "returned" : "did not fall asleep in time");
+	return false;
+}
+
+/*
+ * A signal is only sure to interrupt a thread asleep in the call: sent
+ * before, it would be handled first and the call would block for good.
+ */
+static void must_sleep(struct blocked *b)
+{
+	if (!asleep(b) && !b->returned)
+		ktap_bail("cannot signal a thread that is not asleep in the call");
+}
+
+static atomic_int signals;
 
 static void on_signal(int sig)
 {
 	(void)sig;
+	signals++;
+}
+
+/* Signals a thread asleep in its call and waits for the handler to run. */
+static bool interrupt(struct blocked *b, pthread_t t)
+{
+	int before = signals;
+	long until = now_ms() + ASLEEP_MS;
+
+	must_sleep(b);
+	pthread_kill(t, SIGUSR1);
+	while (signals == before && now_ms() < until)
+		usleep(1000);
+	return signals != before;
+}
+
+/*
+ * Reads up to len bytes through reads of up to chunk bytes, as long as
+ * data keeps coming within ASLEEP_MS; returns the count read.
+ */
+static long read_all(int fd, char *buf, long len, long chunk)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	long got = 0;
+	ssize_t n;
+
+	while (got < len && poll(&p, 1, ASLEEP_MS) == 1 &&
+	       (n = read(fd, buf + got, len - got < chunk ? len - got : chunk)) > 0)
+		got += n;
+	return got;
 }
 
 static void test_blocking(void)
@@ -190,8 +261,10 @@ static void test_blocking(void)
 	pthread_t t;
 	int i, fd = pipe_open(O_RDWR);
 
+	if (fd < 0)
+		ktap_bail("cannot open " PIPE ": %s", strerror(-fd));
 	t = start(&b, fd, false, 100);
-	ktap_ok(!b.returned, "a read of an empty FIFO blocks");
+	ktap_ok(asleep(&b) && !b.returned, "a read of an empty FIFO blocks");
 	ktap_eq(rw(write(fd, "x", 1)), 1, "a writer writes one byte");
 	pthread_join(t, NULL);
 	ktap_ok(b.result == 1 && b.buf[0] == 'x', "the blocked reader wakes with it");
@@ -199,9 +272,9 @@ static void test_blocking(void)
 	for (i = 0; i < (int)sizeof(b.buf); i++)
 		b.buf[i] = (char)(i % 251);
 	t = start(&b, fd, true, sizeof(b.buf));
-	ktap_ok(!b.returned, "a 12 KiB write into a 4 KiB FIFO blocks");
-	while (got < (long)sizeof(buf) && (n = read(fd, buf + got, 1000)) > 0)
-		got += n;
+	ktap_ok(asleep(&b) && !b.returned && waiting(fd) == FIFO,
+		"a 12 KiB write into a 4 KiB FIFO fills it and blocks");
+	got = read_all(fd, buf, sizeof(buf), 1000);
 	pthread_join(t, NULL);
 	ktap_ok(b.result == (long)sizeof(b.buf) && got == (long)sizeof(buf) &&
 		!memcmp(buf, b.buf, sizeof(buf)),
@@ -209,65 +282,146 @@ static void test_blocking(void)
 
 	/* A signal without SA_RESTART interrupts blocked readers and writers. */
 	sa.sa_handler = on_signal;
-	sigaction(SIGUSR1, &sa, NULL);
+	if (sigaction(SIGUSR1, &sa, NULL))
+		ktap_bail("sigaction failed");
 	t = start(&b, fd, false, 10);
-	pthread_kill(t, SIGUSR1);
+	interrupt(&b, t);
 	pthread_join(t, NULL);
 	ktap_eq(b.result, -EINTR, "a signal interrupts a blocked reader with EINTR");
 
 	ktap_eq(rw(write(fd, b.buf, FIFO - 10)), FIFO - 10, "fill all but 10 bytes");
 	t = start(&b, fd, true, 100);
-	ktap_ok(!b.returned, "a 100-byte write blocks after 10 bytes");
-	pthread_kill(t, SIGUSR1);
+	ktap_ok(asleep(&b) && !b.returned && waiting(fd) == FIFO,
+		"a 100-byte write blocks after 10 bytes");
+	interrupt(&b, t);
 	pthread_join(t, NULL);
 	ktap_eq(b.result, 10, "a signal returns the 10 bytes written so far");
 	t = start(&b, fd, true, 100);
-	pthread_kill(t, SIGUSR1);
+	interrupt(&b, t);
 	pthread_join(t, NULL);
 	ktap_eq(b.result, -EINTR, "a writer that wrote nothing gets EINTR");
 	ktap_eq(drain(), FIFO, "nothing was lost or added: the FIFO holds 4096");
 
-	/* With SA_RESTART the read restarts, as on a pipe. */
+	/* With SA_RESTART the calls restart, as on a pipe. */
 	sa.sa_flags = SA_RESTART;
-	sigaction(SIGUSR1, &sa, NULL);
+	if (sigaction(SIGUSR1, &sa, NULL))
+		ktap_bail("sigaction failed");
 	t = start(&b, fd, false, 10);
-	pthread_kill(t, SIGUSR1);
-	usleep(200 * 1000);
-	ktap_ok(!b.returned, "with SA_RESTART the reader goes back to waiting");
-	ktap_ok(write(fd, "ok", 2) == 2 && !pthread_join(t, NULL) && b.result == 2,
+	ktap_ok(interrupt(&b, t) && asleep(&b) && !b.returned,
+		"with SA_RESTART the reader goes back to waiting");
+	n = write(fd, "ok", 2);
+	pthread_join(t, NULL);
+	ktap_ok(n == 2 && b.result == 2 && !memcmp(b.buf, "ok", 2),
 		"and returns the data when it comes");
+
+	memset(buf, 'w', FIFO);
+	ktap_eq(rw(write(fd, buf, FIFO)), FIFO, "fill the FIFO");
+	memset(b.buf, 'r', 100);
+	t = start(&b, fd, true, 100);
+	ktap_ok(interrupt(&b, t) && asleep(&b) && !b.returned,
+		"with SA_RESTART a writer that wrote nothing goes back to waiting");
+	got = read_all(fd, buf, FIFO + 100, FIFO + 100);
+	pthread_join(t, NULL);
+	ktap_ok(b.result == 100 && got == FIFO + 100 &&
+		buf[FIFO - 1] == 'w' && buf[FIFO] == 'r' && buf[FIFO + 99] == 'r',
+		"and writes all of its 100 bytes once there is room");
 	close(fd);
 }
 
+/*
+ * A buffer whose second page is inaccessible: a write across the boundary
+ * stores exactly the bytes before it and returns their count.
+ */
+static void test_partial_fault(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char in[200], *map;
+	int i, fd = pipe_open(O_RDWR | O_NONBLOCK);
+
+	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fd < 0 || map == MAP_FAILED || mprotect(map + pg, pg, PROT_NONE))
+		ktap_bail("no buffer that runs into an inaccessible page");
+	for (i = 0; i < 100; i++)
+		map[pg - 100 + i] = (char)('A' + i % 26);
+	ktap_eq(rw(write(fd, map + pg - 100, 200)), 100,
+		"a write faulting after 100 of 200 bytes returns 100");
+	ktap_ok(waiting(fd) == 100 && read(fd, in, sizeof(in)) == 100 &&
+		!memcmp(in, map + pg - 100, 100),
+		"and stored exactly those 100 bytes");
+	munmap(map, 2 * pg);
+	close(fd);
+}
+
+/* Writes "late" once the waiter is asleep in one of the given calls. */
+struct late {
+	int fd;
+	pid_t waiter;
+	const long *nrs;
+	size_t n;
+	bool waited;
+};
+
+static const long in_poll[] = { SYS_poll, SYS_ppoll };
+static const long in_select[] = { SYS_select, SYS_pselect6 };
+static const long in_epoll[] = { SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2 };
+
 static void *late_writer(void *arg)
 {
-	usleep(200 * 1000);
-	return (void *)(long)write(*(int *)arg, "late", 4);
+	struct late *l = arg;
+
+	l->waited = wait_asleep(l->waiter, l->nrs, l->n, ASLEEP_MS);
+	if (!l->waited)
+		ktap_diag("the waiter did not fall asleep in time");
+	return (void *)(long)write(l->fd, "late", 4);
+}
+
+static pthread_t late(struct late *l, int fd, const long *nrs, size_t n)
+{
+	pthread_t t;
+
+	*l = (struct late){ .fd = fd, .waiter = gettid(), .nrs = nrs, .n = n };
+	if (pthread_create(&t, NULL, late_writer, l))
+		ktap_bail("pthread_create failed");
+	return t;
 }
 
 static void test_readiness(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN }, out;
+	struct pollfd pfd;
 	struct timeval tv = { 0, 0 };
+	struct late l;
 	fd_set rd, wr;
 	pthread_t t;
 	char buf[FIFO];
-	int fd = pipe_open(O_RDWR), ep = epoll_create1(EPOLL_CLOEXEC);
+	int n, fd = pipe_open(O_RDWR), ep = epoll_create1(EPOLL_CLOEXEC);
 
+	/* The waits outlast the writer's ASLEEP_MS: a failure cannot hang. */
 	ktap_ok(!epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), "epoll accepts the device");
 	ktap_eq(epoll_wait(ep, &out, 1, 0), 0, "epoll: empty FIFO is not readable");
-	pthread_create(&t, NULL, late_writer, &fd);
-	ktap_ok(epoll_wait(ep, &out, 1, 5000) == 1 && (out.events & EPOLLIN),
-		"epoll wakes when a writer writes");
+	t = late(&l, fd, in_epoll, ARRAY_SIZE(in_epoll));
+	n = epoll_wait(ep, &out, 1, 2 * ASLEEP_MS);
 	pthread_join(t, NULL);
+	ktap_ok(n == 1 && (out.events & EPOLLIN) && l.waited,
+		"a blocked epoll_wait wakes when a writer writes");
 	ktap_ok(read(fd, buf, sizeof(buf)) == 4, "the data is there");
 
-	pthread_create(&t, NULL, late_writer, &fd);
+	t = late(&l, fd, in_select, ARRAY_SIZE(in_select));
 	FD_ZERO(&rd);
 	FD_SET(fd, &rd);
-	ktap_ok(select(fd + 1, &rd, NULL, NULL, &(struct timeval){ 5, 0 }) == 1 &&
-		FD_ISSET(fd, &rd), "select wakes when a writer writes");
+	n = select(fd + 1, &rd, NULL, NULL, &(struct timeval){ 2 * ASLEEP_MS / 1000, 0 });
 	pthread_join(t, NULL);
+	ktap_ok(n == 1 && FD_ISSET(fd, &rd) && l.waited,
+		"a blocked select wakes when a writer writes");
+	drain();
+
+	t = late(&l, fd, in_poll, ARRAY_SIZE(in_poll));
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	n = poll(&pfd, 1, 2 * ASLEEP_MS);
+	pthread_join(t, NULL);
+	ktap_ok(n == 1 && (pfd.revents & POLLIN) && l.waited,
+		"a blocked poll wakes when a writer writes");
 	drain();
 
 	memset(buf, 'f', sizeof(buf));
@@ -410,10 +564,11 @@ static void test_unload(void)
 
 int main(void)
 {
-	ktap_begin("lkm_misc", 68);
+	ktap_begin("lkm_misc", 74);
 	test_parameters();
 	test_basics();
 	test_blocking();
+	test_partial_fault();
 	test_readiness();
 	test_stress();
 	test_unload();

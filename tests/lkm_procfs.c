@@ -22,20 +22,29 @@ static long rw(ssize_t n)
 	return n < 0 ? -errno : n;
 }
 
+/* Reads fd to its end through reads of `chunk` bytes; returns the length. */
+static long slurp_fd(int fd, char *buf, size_t size, size_t chunk)
+{
+	long total = 0;
+	ssize_t n = 0;
+
+	if (fd < 0)
+		return -EBADF;
+	while ((size_t)total < size &&
+	       (n = read(fd, buf + total, chunk < size - total ? chunk : size - total)) > 0)
+		total += n;
+	return n < 0 ? -errno : total;
+}
+
 /* Reads a whole file through reads of `chunk` bytes; returns its length. */
 static long slurp(const char *path, char *buf, size_t size, size_t chunk)
 {
-	long total = 0;
-	ssize_t n;
+	long total;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	while ((size_t)total < size &&
-	       (n = read(fd, buf + total, chunk < size - total ? chunk : size - total)) > 0)
-		total += n;
-	if (n < 0)
-		total = -errno;
+	total = slurp_fd(fd, buf, size, chunk);
 	close(fd);
 	return total;
 }
@@ -123,15 +132,27 @@ static void test_message(void)
 	ktap_ok(lseek(fd, 6, SEEK_SET) == 6 && read(fd, buf, 64) == 3 && buf[2] == '?',
 		"reads at an offset after lseek");
 	close(fd);
+	ktap_ok(put_message("hello\n", 6) == 6, "write \"hello\\n\"");
+	fd = open(MESSAGE, O_WRONLY | O_APPEND);
+	ktap_ok(write(fd, "more\n", 5) == 5 && write(fd, "!", 1) == 1 &&
+		message_is("hello\nmore\n!"), "O_APPEND writes append (a shell's >>)");
+	close(fd);
+	fd = open(MESSAGE, O_WRONLY | O_APPEND);
+	ktap_eq(rw(write(fd, big, 4090)), -EINVAL,
+		"an append that would pass max_message gives EINVAL");
+	close(fd);
+	ktap_ok(message_is("hello\nmore\n!"), "and stores nothing");
 
 	memset(big, 'm', sizeof(big));
 	ktap_eq(put_message("keep", 4), 4, "write \"keep\"");
 	fd = open(MESSAGE, O_WRONLY);
 	ktap_eq(rw(write(fd, big, 4097)), -EINVAL,
 		"a 4097-byte message (max_message 4096) gives EINVAL");
-	ktap_eq(rw(lseek(fd, 4000, SEEK_SET) == 4000 ? write(fd, big, 100) : -1), -EINVAL,
-		"a write ending past max_message gives EINVAL");
+	ktap_eq(lseek(fd, 4000, SEEK_SET), 4000, "seek the writer to 4000");
+	ktap_eq(rw(write(fd, big, 100)), -EINVAL,
+		"a write there ending past max_message gives EINVAL");
 	ktap_eq(rw(write(fd, bad_ptr, 10)), -EFAULT, "a bad pointer gives EFAULT");
+	ktap_eq(rw(pwrite(fd, "pw", 2, 0)), -ESPIPE, "pwrite gives ESPIPE");
 	close(fd);
 	ktap_ok(message_is("keep"), "refused writes store nothing");
 	fd = open(MESSAGE, O_RDONLY);
@@ -144,6 +165,16 @@ static void test_message(void)
 	ktap_eq(i, 4096, "every byte intact");
 	ktap_eq(put_message("", 0), 0, "an empty write returns 0");
 	ktap_ok(message_is(""), "O_TRUNC with no write leaves an empty message");
+
+	/* The snapshot is taken at the first read and kept to the end. */
+	fd = open(MESSAGE, O_RDONLY);
+	ktap_ok(put_message("old text", 8) == 8 && read(fd, buf, 1) == 1 && buf[0] == 'o',
+		"a reader reads the first byte of \"old text\"");
+	ktap_ok(put_message("NEW MESSAGE", 11) == 11 && message_is("NEW MESSAGE"),
+		"the message is rewritten meanwhile");
+	ktap_ok(slurp_fd(fd, buf, sizeof(buf), 1) == 7 && !memcmp(buf, "ld text", 7),
+		"the reader reads on to the end of its old snapshot");
+	close(fd);
 }
 
 static void test_stats(void)
@@ -184,13 +215,33 @@ static int read_message(void *arg)
 	return slurp(MESSAGE, buf, sizeof(buf), 64) < 0 ? -EIO : 0;
 }
 
+/* Reads a file; 0 when it starts with the text it should, else -errno or -EIO. */
+static int read_start(void *arg)
+{
+	const char *const *what = arg;	/* a path and the text it starts with */
+	static char buf[8192];
+	long n = slurp(what[0], buf, sizeof(buf) - 1, sizeof(buf));
+
+	if (n < 0)
+		return n;
+	return n >= (long)strlen(what[1]) && !memcmp(buf, what[1], strlen(what[1])) ?
+	       0 : -EIO;
+}
+
 static void test_permissions(void)
 {
+	static const char *const stats[] = { STATS, "opens: " };
+	static const char *const records[] = {
+		RECORDS, "record 0 of 100: square 0\nrecord 1 of 100: square 1\n",
+	};
+
 	ktap_eq(as_nobody(open_for_write, MESSAGE), -EACCES,
 		"a non-root user cannot write the message");
 	ktap_eq(as_nobody(open_for_write, STATS), -EACCES,
 		"a non-root user cannot open stats for writing");
 	ktap_eq(as_nobody(read_message, NULL), 0, "a non-root user can read the message");
+	ktap_eq(as_nobody(read_start, (void *)stats), 0, "a non-root user can read stats");
+	ktap_eq(as_nobody(read_start, (void *)records), 0, "a non-root user can read records");
 }
 
 /*
@@ -350,7 +401,7 @@ static void test_unload_with_readers(void)
 
 int main(void)
 {
-	ktap_begin("lkm_procfs", 64);
+	ktap_begin("lkm_procfs", 75);
 	test_parameters();
 	test_message();
 	test_stats();

@@ -93,6 +93,23 @@ int ktap_end(void)
 	return ktap_failed || ktap_run != ktap_planned;
 }
 
+void ktap_bail(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&ktap_lock);
+	fputs("Bail out! ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	printf("# %s: bailed out after %d of %d checks\n", ktap_suite,
+	       ktap_run, ktap_planned);
+	fflush(stdout);
+	/* The lock stays held: no other thread adds a result after this. */
+	exit(2);
+}
+
 int mod_load(const char *name, const char *params)
 {
 	char path[256];
@@ -124,32 +141,74 @@ bool mod_loaded(const char *name)
 /*
  * /dev/kmsg hands every reader each record once; a reader opened and moved
  * to the end by kmsg_mark() sees exactly what was logged after the mark.
+ * The text grows as needed: nothing read is ever dropped.
  */
 static int kmsg_fd = -1;
-static char kmsg_text[1 << 16];
+static char *kmsg_text;
+static size_t kmsg_len, kmsg_size;
+static bool kmsg_lost;
 
 void kmsg_mark(void)
 {
 	if (kmsg_fd >= 0)
 		close(kmsg_fd);
 	kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	lseek(kmsg_fd, 0, SEEK_END);
-	kmsg_text[0] = '\0';
+	if (kmsg_fd < 0 || lseek(kmsg_fd, 0, SEEK_END) < 0)
+		ktap_bail("cannot read /dev/kmsg: %s", strerror(errno));
+	kmsg_len = 0;
+	if (kmsg_text)
+		kmsg_text[0] = '\0';
+	kmsg_lost = false;
+}
+
+/* Appends msg and a newline to the text, growing it. */
+static void kmsg_append(const char *msg)
+{
+	size_t len = strlen(msg);
+
+	if (kmsg_len + len + 2 > kmsg_size) {
+		size_t size = kmsg_size ? kmsg_size : 1 << 16;
+		char *text;
+
+		while (kmsg_len + len + 2 > size)
+			size *= 2;
+		text = realloc(kmsg_text, size);
+		if (!text)
+			ktap_bail("no memory for %zu bytes of kernel log", size);
+		kmsg_text = text;
+		kmsg_size = size;
+	}
+	memcpy(kmsg_text + kmsg_len, msg, len);
+	kmsg_len += len;
+	kmsg_text[kmsg_len++] = '\n';
+	kmsg_text[kmsg_len] = '\0';
 }
 
 /* Appends the message part of every record logged since the mark. */
-static const char *kmsg_since_mark(void)
+const char *kmsg_since_mark(bool *lost)
 {
-	char rec[2048];
-	size_t len = strlen(kmsg_text);
+	char rec[8192];
 	ssize_t n;
 
-	while ((n = read(kmsg_fd, rec, sizeof(rec) - 1)) > 0 ||
-	       (n < 0 && errno == EPIPE)) {
+	if (kmsg_fd < 0)
+		ktap_bail("kernel log read before any mark");
+	for (;;) {
 		char *msg, *end;
 
-		if (n < 0)
-			continue;	/* overwritten records: keep reading */
+		n = read(kmsg_fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE) {
+			/* Overwritten before we read them: the next read goes on. */
+			if (!kmsg_lost)
+				ktap_diag("kernel log records were overwritten unread");
+			kmsg_lost = true;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			ktap_bail("reading /dev/kmsg: %s", strerror(errno));
+		if (n <= 0)
+			break;
 		rec[n] = '\0';
 		msg = strchr(rec, ';');
 		if (!msg)
@@ -158,10 +217,11 @@ static const char *kmsg_since_mark(void)
 		end = strchr(msg, '\n');
 		if (end)
 			*end = '\0';
-		if (len + strlen(msg) + 2 < sizeof(kmsg_text))
-			len += sprintf(kmsg_text + len, "%s\n", msg);
+		kmsg_append(msg);
 	}
-	return kmsg_text;
+	if (lost)
+		*lost = kmsg_lost;
+	return kmsg_text ? kmsg_text : "";
 }
 
 bool kmsg_seen(const char *needle)
@@ -171,9 +231,12 @@ bool kmsg_seen(const char *needle)
 
 int kmsg_count(const char *needle)
 {
-	const char *p = kmsg_since_mark();
+	bool lost;
+	const char *p = kmsg_since_mark(&lost);
 	int n = 0;
 
+	if (lost)
+		ktap_bail("the kernel log lost records: cannot count \"%s\"", needle);
 	while ((p = strstr(p, needle))) {
 		n++;
 		p += strlen(needle);
@@ -285,4 +348,54 @@ long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether thread tid is in one of the n system calls nrs[] (from its syscall file). */
+static bool in_syscall(const char *dir, const long *nrs, size_t n)
+{
+	char path[96], buf[512], *end;
+	size_t i;
+	long nr;
+
+	snprintf(path, sizeof(path), "%s/syscall", dir);
+	/* "running" when it runs, -1 when it sleeps outside a system call. */
+	if (file_read(path, buf, sizeof(buf)))
+		return false;
+	nr = strtol(buf, &end, 10);
+	if (end == buf || (*end != ' ' && *end != '\n'))
+		return false;
+	for (i = 0; i < n; i++)
+		if (nrs[i] == nr)
+			return true;
+	return false;
+}
+
+static bool asleep_in(pid_t tid, const long *nrs, size_t n)
+{
+	char dir[64], path[96], buf[1024], *p;
+
+	snprintf(dir, sizeof(dir), "/proc/self/task/%d", (int)tid);
+	if (!in_syscall(dir, nrs, n))
+		return false;
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	if (file_read(path, buf, sizeof(buf)))
+		return false;
+	/* "tid (comm) S ...": the name may hold anything, even ") ". */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] != 'S')
+		return false;
+	/* Still the same call: it did not return and sleep in the next. */
+	return in_syscall(dir, nrs, n);
+}
+
+bool wait_asleep(pid_t tid, const long *nrs, size_t n, long ms)
+{
+	long until = now_ms() + ms;
+
+	while (!asleep_in(tid, nrs, n)) {
+		if (now_ms() >= until)
+			return false;
+		usleep(2 * 1000);
+	}
+	return true;
 }

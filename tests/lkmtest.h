@@ -26,6 +26,12 @@ bool ktap_ok(bool cond, const char *fmt, ...) __printf(2, 3);
 void ktap_diag(const char *fmt, ...) __printf(1, 2);
 /* Prints the fail count and returns the exit status for main(). */
 int ktap_end(void);
+/*
+ * For a step that is no check of the module but that the checks after it
+ * need: prints "Bail out!" and exits, so the plan goes unmet and the suite
+ * fails rather than passing checks that never ran as they should.
+ */
+void ktap_bail(const char *fmt, ...) __printf(1, 2) __attribute__((noreturn));
 
 /* Checks that an int-returning call gave the expected value (or -errno). */
 #define ktap_eq(got, want, ...) ktap_int_eq((long)(got), (long)(want), __VA_ARGS__)
@@ -39,10 +45,20 @@ int mod_load(const char *name, const char *params);
 int mod_unload(const char *name);
 bool mod_loaded(const char *name);
 
-/* Kernel log: mark the current end, then look for text printed since. */
+/*
+ * Kernel log: mark the current end, then look for text printed since.
+ * kmsg_seen() and kmsg_count() bail out when the kernel overwrote records
+ * logged since the mark before they were read: an answer from a partial
+ * log could pass a check it should fail.
+ */
 void kmsg_mark(void);
 bool kmsg_seen(const char *needle);
 int kmsg_count(const char *needle);
+/*
+ * Every message logged since the mark, one a line; *lost says whether some
+ * were overwritten before they could be read (the oldest go first).
+ */
+const char *kmsg_since_mark(bool *lost);
 
 /* Whole-file helpers: 0 or -errno; file_read NUL-terminates. */
 int file_read(const char *path, char *buf, size_t size);
@@ -64,5 +80,13 @@ void run_threads(int n, void *(*fn)(void *), void *args, size_t argsize);
 
 /* Monotonic milliseconds, for bounded loops. */
 long now_ms(void);
+
+/*
+ * Waits up to ms for thread tid of this process to be asleep
+ * (interruptibly, state S) inside one of the n system calls nrs[]; true
+ * when it is. A thread seen so is past any point where a signal or a
+ * wake-up could still slip by unnoticed.
+ */
+bool wait_asleep(pid_t tid, const long *nrs, size_t n, long ms);
 
 #endif /* LKMTEST_H */
