@@ -5,10 +5,14 @@
  * end of file:
  *
  *  - read returns what is there (at least one byte), blocking while empty;
- *  - write blocks while full and returns once all of it is written, or
- *    early with the count written so far when a signal arrives;
+ *  - a write of up to PIPE_BUF bytes goes in whole, never interleaved with
+ *    another writer's bytes: it waits until there is room for all of it;
+ *  - a larger write stores what fits and waits for room for the rest; it
+ *    returns once all of it is written, or early with the count written
+ *    so far when a signal arrives;
  *  - O_NONBLOCK turns waiting into EAGAIN; poll/select/epoll report
- *    readable while not empty and writable while not full;
+ *    readable while not empty and writable while PIPE_BUF bytes are free
+ *    (so that the write poll promises cannot block);
  *  - FIONREAD tells how many bytes are waiting.
  *
  * One mutex guards the kfifo, so copies to and from user space (which may
@@ -26,6 +30,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/limits.h>
 #include <linux/poll.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -49,6 +54,11 @@ static DECLARE_WAIT_QUEUE_HEAD(writers);
 static unsigned int fifo_used(void)
 {
 	return READ_ONCE(fifo.kfifo.in) - READ_ONCE(fifo.kfifo.out);
+}
+
+static unsigned int fifo_room(void)
+{
+	return kfifo_size(&fifo) - fifo_used();
 }
 
 static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
@@ -83,6 +93,11 @@ static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 static ssize_t pipe_write(struct file *file, const char __user *buf,
 			  size_t count, loff_t *ppos)
 {
+	/*
+	 * The room a step needs: all of a small write, any for a large one.
+	 * fifo_size is at least PIPE_BUF, so a small write fits once drained.
+	 */
+	unsigned int need = count <= PIPE_BUF ? count : 1;
 	unsigned int copied;
 	size_t done = 0;
 	int ret = 0;
@@ -92,14 +107,13 @@ static ssize_t pipe_write(struct file *file, const char __user *buf,
 			ret = -ERESTARTSYS;
 			break;
 		}
-		if (kfifo_is_full(&fifo)) {
+		if (kfifo_avail(&fifo) < need) {
 			mutex_unlock(&fifo_lock);
 			if (file->f_flags & O_NONBLOCK) {
 				ret = -EAGAIN;
 				break;
 			}
-			ret = wait_event_interruptible(writers,
-						       fifo_used() < kfifo_size(&fifo));
+			ret = wait_event_interruptible(writers, fifo_room() >= need);
 			if (ret)
 				break;
 			continue;
@@ -122,14 +136,11 @@ static __poll_t pipe_poll(struct file *file, poll_table *wait)
 {
 	__poll_t mask = 0;
 
-	unsigned int used;
-
 	poll_wait(file, &readers, wait);
 	poll_wait(file, &writers, wait);
-	used = fifo_used();
-	if (used)
+	if (fifo_used())
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (used < kfifo_size(&fifo))
+	if (fifo_room() >= PIPE_BUF)
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	return mask;
 }

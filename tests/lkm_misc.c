@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -114,8 +115,14 @@ static void test_basics(void)
 
 	ktap_eq(rw(write(fd, "hello, pipe", 11)), 11, "write 11 bytes");
 	ktap_eq(waiting(fd), 11, "FIONREAD says 11");
-	ktap_eq(poll_events(fd), POLLIN | POLLOUT, "poll: readable and writable");
-	ktap_ok(read(fd, in, sizeof(in)) == 11 && !memcmp(in, "hello, pipe", 11),
+	ktap_eq(poll_events(fd), POLLIN,
+		"poll: readable, not writable (fewer than PIPE_BUF bytes free)");
+	ktap_eq(rw(write(nb, buf, PIPE_BUF)), -EAGAIN,
+		"an O_NONBLOCK write of PIPE_BUF bytes that cannot go in whole: EAGAIN");
+	ktap_eq(waiting(fd), 11, "and none of it went in");
+	ktap_eq(rw(write(nb, "!", 1)), 1, "a 1-byte O_NONBLOCK write fits");
+	ktap_eq(rw(read(fd, in, 1)), 1, "read back its room");
+	ktap_ok(read(fd, in, sizeof(in)) == 11 && !memcmp(in, "ello, pipe!", 11),
 		"a large read returns the 11 bytes there");
 
 	for (i = 0; i < (int)sizeof(buf); i++)
@@ -291,8 +298,14 @@ static void test_blocking(void)
 
 	ktap_eq(rw(write(fd, b.buf, FIFO - 10)), FIFO - 10, "fill all but 10 bytes");
 	t = start(&b, fd, true, 100);
+	ktap_ok(asleep(&b) && !b.returned && waiting(fd) == FIFO - 10,
+		"a 100-byte write (up to PIPE_BUF) waits for room for all of it");
+	interrupt(&b, t);
+	pthread_join(t, NULL);
+	ktap_eq(b.result, -EINTR, "a signal gives it EINTR, none of it written");
+	t = start(&b, fd, true, PIPE_BUF + 100);
 	ktap_ok(asleep(&b) && !b.returned && waiting(fd) == FIFO,
-		"a 100-byte write blocks after 10 bytes");
+		"a larger write stores the 10 bytes that fit and blocks");
 	interrupt(&b, t);
 	pthread_join(t, NULL);
 	ktap_eq(b.result, 10, "a signal returns the 10 bytes written so far");
@@ -432,11 +445,90 @@ static void test_readiness(void)
 	ev.events = EPOLLOUT;
 	epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
 	ktap_eq(epoll_wait(ep, &out, 1, 0), 0, "epoll: a full FIFO is not writable");
-	ktap_ok(read(fd, buf, 1) == 1 && epoll_wait(ep, &out, 1, 1000) == 1 &&
-		(out.events & EPOLLOUT), "epoll: writable again after a read");
+	ktap_ok(read(fd, buf, 1) == 1 && epoll_wait(ep, &out, 1, 0) == 0,
+		"epoll: one free byte is not writable (fewer than PIPE_BUF)");
+	ktap_ok(read(fd, buf, FIFO - 1) == FIFO - 1 &&
+		epoll_wait(ep, &out, 1, 1000) == 1 && (out.events & EPOLLOUT),
+		"epoll: writable again once PIPE_BUF bytes are free");
 	drain();
 	close(ep);
 	close(fd);
+}
+
+/*
+ * Writes of up to PIPE_BUF bytes are atomic: four writers, each writing
+ * records of its own size filled with its own letter, into a FIFO mostly
+ * too full for a whole record. The reader must find only whole records.
+ */
+static long stress_until;
+static const int rec_size[4] = { 1, 100, 1000, PIPE_BUF };
+static long rec_written[4];
+static atomic_int rec_writers_left;
+
+static void *record_writer(void *arg)
+{
+	int w = *(int *)arg, fd = pipe_open(O_WRONLY);
+	char rec[PIPE_BUF];
+
+	memset(rec, 'a' + w, sizeof(rec));
+	while (now_ms() < stress_until &&
+	       write(fd, rec, rec_size[w]) == rec_size[w])
+		rec_written[w]++;
+	close(fd);
+	atomic_fetch_sub(&rec_writers_left, 1);
+	return NULL;
+}
+
+static void test_atomic_writes(void)
+{
+	static const int ids[4] = { 0, 1, 2, 3 };
+	long rec_read[4] = { 0 }, left = 0, torn = 0;
+	int fd = pipe_open(O_RDONLY | O_NONBLOCK), cur = 0, i;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	unsigned int seed = 1;
+	pthread_t t[4];
+	char buf[3000];
+
+	stress_until = now_ms() + 2000;
+	atomic_store(&rec_writers_left, 4);
+	for (i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, record_writer, (void *)&ids[i]);
+	for (;;) {
+		/* Odd-sized reads, so the reader cuts records anywhere. */
+		ssize_t j, n = read(fd, buf, 1 + rand_r(&seed) % sizeof(buf));
+
+		if (n < 0 && errno == EAGAIN) {
+			if (!atomic_load(&rec_writers_left) && !waiting(fd))
+				break;
+			poll(&pfd, 1, 100);
+			continue;
+		}
+		if (n <= 0)
+			break;
+		for (j = 0; j < n; j++) {
+			if (!left) {	/* a record starts: its letter says whose */
+				cur = buf[j] - 'a';
+				if (cur < 0 || cur > 3) {
+					torn++;
+					cur = 0;
+					continue;
+				}
+				left = rec_size[cur];
+			}
+			torn += buf[j] != 'a' + cur;
+			if (!--left)
+				rec_read[cur]++;
+		}
+	}
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	close(fd);
+	ktap_diag("records of 1, 100, 1000, 4096 bytes written: %ld %ld %ld %ld",
+		  rec_written[0], rec_written[1], rec_written[2], rec_written[3]);
+	ktap_ok(!torn && !left && rec_written[1] > 0 && rec_written[2] > 0 &&
+		rec_written[3] > 0, "writes of up to PIPE_BUF bytes are never torn");
+	ktap_ok(!memcmp(rec_read, rec_written, sizeof(rec_read)),
+		"every record written was read once");
 }
 
 /*
@@ -451,7 +543,6 @@ struct party {
 	long errors;
 };
 
-static long stress_until;
 static atomic_bool writers_done;
 
 static void *writer(void *arg)
@@ -564,12 +655,13 @@ static void test_unload(void)
 
 int main(void)
 {
-	ktap_begin("lkm_misc", 74);
+	ktap_begin("lkm_misc", 83);
 	test_parameters();
 	test_basics();
 	test_blocking();
 	test_partial_fault();
 	test_readiness();
+	test_atomic_writes();
 	test_stress();
 	test_unload();
 	return ktap_end();
