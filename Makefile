@@ -28,7 +28,7 @@ modules:
 # test's Debian system: minutes to make again); distclean removes it too.
 clean:
 	find build -mindepth 1 -maxdepth 1 ! -name cache -exec rm -rf {} + 2>/dev/null || true
-	rm -f $(addprefix $(SRC)/,*.o *.ko *.mod *.mod.c .*.cmd Module.symvers modules.order)
+	rm -f $(addprefix $(SRC)/,*.o .*.o *.ko *.mod *.mod.c .*.cmd Module.symvers modules.order)
 	rm -rf $(SRC)/.tmp_versions
 
 distclean: clean
