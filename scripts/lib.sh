@@ -73,7 +73,7 @@ need_pkgs() {
 
 host_tools() {
 	need_pkgs make gcc libc6-dev kmod cpio gzip xz-utils busybox-static \
-		qemu-system-x86 sparse shellcheck "$@"
+		qemu-system-x86 sparse shellcheck tmux "$@"
 }
 
 # Prints the path of checkpatch.pl, taken once from Debian's kernel source.
