@@ -7,6 +7,14 @@
 #   make check              boot-test every kernel of the matrix (see README)
 #   make run                boot the newest kernel with the modules loaded
 #   make clean / distclean  remove build output / and the caches too
+#   make help               this list; scripts/<name> --help for the scripts
+#
+#   make check-compile      build for every kernel of the matrix, boot nothing
+#   make check-next         the next kernel (experimental's): report only
+#   make check-packaging    the packaging stage of make check alone
+#   make dist, deb, rpm     the source tarball and the packages, in build/
+#   make dkms-install       as root: DKMS builds and installs for KVER
+#   make dkms-uninstall     as root: undoes make dkms-install
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -16,10 +24,13 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 # Selections for the test targets, passed on to the scripts.
 export KERNELS MODULES
 
-.PHONY: all modules clean distclean check check-compile check-next run install-dkms-src \
+.PHONY: all help modules clean distclean check check-compile check-next run install-dkms-src \
 	dist deb rpm dkms-install dkms-uninstall
 
 all: modules
+
+help:
+	@sed -n '3,/^[^#]/ { /^#/!q; s/^# \{0,1\}//p }' $(firstword $(MAKEFILE_LIST))
 
 modules:
 	$(MAKE) -C $(KDIR) M=$(SRC) modules

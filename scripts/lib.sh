@@ -12,6 +12,16 @@ VERSION=$(cat "$TOP/VERSION")
 say() { printf '%s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
+# Every script that sources this answers -h and --help with its header
+# comment (sourced without arguments, this file sees the script's).
+case ${1:-} in
+-h | --help)
+	sed -n '2,/^[^#]/ { /^# SPDX/d; /^# shellcheck/d; /^#/!q; s/^# \{0,1\}//p }' "$0" |
+		sed '/./,$!d'
+	exit 0
+	;;
+esac
+
 # ---------------------------------------------------------------- results
 
 # result OK|FAIL DESCRIPTION: counts one result, and says a failure.
