@@ -10,7 +10,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/ctype.h>
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -42,7 +41,8 @@ static int whom_set(const char *val, const struct kernel_param *kp)
 		return -EINVAL;
 	}
 	for (i = 0; i < len; i++) {
-		if (iscntrl(val[i])) {
+		/* ASCII controls only: bytes from 0x80 on may be UTF-8. */
+		if ((unsigned char)val[i] < 0x20 || val[i] == 0x7f) {
 			pr_err("whom must not hold control characters\n");
 			return -EINVAL;
 		}

@@ -50,10 +50,17 @@ static void *fifo_buf;
 static DECLARE_WAIT_QUEUE_HEAD(readers);
 static DECLARE_WAIT_QUEUE_HEAD(writers);
 
-/* Bytes in the FIFO, read without fifo_lock: a snapshot. */
+/*
+ * Bytes in the FIFO, read without fifo_lock: a snapshot. A reader and a
+ * writer may both run between the two loads, hence the bound.
+ */
 static unsigned int fifo_used(void)
 {
-	return READ_ONCE(fifo.kfifo.in) - READ_ONCE(fifo.kfifo.out);
+	unsigned int out = READ_ONCE(fifo.kfifo.out);
+
+	/* out before in: out only grows and in never falls below it. */
+	smp_rmb();
+	return min(READ_ONCE(fifo.kfifo.in) - out, kfifo_size(&fifo));
 }
 
 static unsigned int fifo_room(void)
@@ -119,6 +126,11 @@ static ssize_t pipe_write(struct file *file, const char __user *buf,
 			continue;
 		}
 		ret = kfifo_from_user(&fifo, buf + done, count - done, &copied);
+		/* A small write that faulted stores nothing: it is all or none. */
+		if (ret && count <= PIPE_BUF) {
+			fifo.kfifo.in -= copied;
+			copied = 0;
+		}
 		mutex_unlock(&fifo_lock);
 
 		done += copied;

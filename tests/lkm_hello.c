@@ -83,6 +83,9 @@ static void test_runtime_writes(void)
 	ktap_eq(file_write(PARAMS "whom", longname), -EINVAL,
 		"runtime whom of 65 bytes is refused with EINVAL");
 	ktap_ok(!strcmp(param("whom"), "world"), "whom keeps its old value");
+	ktap_ok(file_write(PARAMS "whom", "Gr\xc3\xbc\xc3\x9f \xe4\xb8\x96\xe7\x95\x8c\n") == 0 &&
+		!strcmp(param("whom"), "Gr\xc3\xbc\xc3\x9f \xe4\xb8\x96\xe7\x95\x8c"),
+		"runtime whom in UTF-8 is taken and reads back");
 	ktap_eq(file_write(PARAMS "whom", "kernel\n"), 0, "runtime whom=kernel");
 	ktap_ok(!strcmp(param("whom"), "kernel"), "whom reads back kernel");
 	kmsg_mark();
@@ -171,7 +174,7 @@ static void test_invalid_loads(void)
 
 int main(void)
 {
-	ktap_begin("lkm_hello", 81);
+	ktap_begin("lkm_hello", 82);
 	test_defaults();
 	test_runtime_writes();
 	test_unload("Goodbye, kernel.");

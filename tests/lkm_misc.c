@@ -357,8 +357,11 @@ static void test_partial_fault(void)
 		ktap_bail("no buffer that runs into an inaccessible page");
 	for (i = 0; i < 100; i++)
 		map[pg - 100 + i] = (char)('A' + i % 26);
-	ktap_eq(rw(write(fd, map + pg - 100, 200)), 100,
-		"a write faulting after 100 of 200 bytes returns 100");
+	ktap_eq(rw(write(fd, map + pg - 100, 200)), -EFAULT,
+		"a write of 200 bytes (up to PIPE_BUF) faulting after 100: EFAULT");
+	ktap_eq(waiting(fd), 0, "and none of it is stored");
+	ktap_eq(rw(write(fd, map + pg - 100, PIPE_BUF + 100)), 100,
+		"a larger write faulting after 100 bytes returns 100");
 	ktap_ok(waiting(fd) == 100 && read(fd, in, sizeof(in)) == 100 &&
 		!memcmp(in, map + pg - 100, 100),
 		"and stored exactly those 100 bytes");
@@ -655,7 +658,7 @@ static void test_unload(void)
 
 int main(void)
 {
-	ktap_begin("lkm_misc", 83);
+	ktap_begin("lkm_misc", 85);
 	test_parameters();
 	test_basics();
 	test_blocking();
