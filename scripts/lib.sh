@@ -36,11 +36,17 @@ result() {
 	fi
 }
 
-# check DESCRIPTION COMMAND...: one result from a command's status.
+# check DESCRIPTION COMMAND...: one result from a command's status, which
+# it returns too.
 check() {
 	local desc=$1
 	shift
-	if "$@"; then result OK "$desc"; else result FAIL "$desc"; fi
+	if "$@"; then
+		result OK "$desc"
+	else
+		result FAIL "$desc"
+		return 1
+	fi
 }
 
 # A guest's console log must hold no sign of a kernel problem.
