@@ -322,6 +322,8 @@ build_modules() {
 # Builds the in-guest test programs as static binaries into $BUILD/tests/.
 build_tests() {
 	local t out=$BUILD/tests
+	# A program that fails to build must not be replaced by its last build.
+	rm -rf "$out"
 	mkdir -p "$out"
 	for t in "$TOP"/tests/lkm_*.c; do
 		gcc -static -O2 -Wall -Wextra -Werror -pthread \

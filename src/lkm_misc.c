@@ -7,9 +7,10 @@
  *  - read returns what is there (at least one byte), blocking while empty;
  *  - a write of up to PIPE_BUF bytes goes in whole, never interleaved with
  *    another writer's bytes: it waits until there is room for all of it;
- *  - a larger write stores what fits and waits for room for the rest; it
- *    returns once all of it is written, or early with the count written
- *    so far when a signal arrives;
+ *  - a larger write goes in steps, each waiting for PIPE_BUF bytes of room
+ *    (or the rest, if less), so it cannot starve small writers by taking
+ *    every byte a reader frees; it returns once all of it is written, or
+ *    early with the count written so far when a signal arrives;
  *  - O_NONBLOCK turns waiting into EAGAIN; poll/select/epoll report
  *    readable while not empty and writable while PIPE_BUF bytes are free
  *    (so that the write poll promises cannot block);
@@ -100,16 +101,14 @@ static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 static ssize_t pipe_write(struct file *file, const char __user *buf,
 			  size_t count, loff_t *ppos)
 {
-	/*
-	 * The room a step needs: all of a small write, any for a large one.
-	 * fifo_size is at least PIPE_BUF, so a small write fits once drained.
-	 */
-	unsigned int need = count <= PIPE_BUF ? count : 1;
 	unsigned int copied;
 	size_t done = 0;
 	int ret = 0;
 
 	while (done < count) {
+		/* fifo_size is at least PIPE_BUF: every step fits once drained. */
+		unsigned int need = min_t(size_t, count - done, PIPE_BUF);
+
 		if (mutex_lock_interruptible(&fifo_lock)) {
 			ret = -ERESTARTSYS;
 			break;

@@ -304,11 +304,18 @@ static void test_blocking(void)
 	pthread_join(t, NULL);
 	ktap_eq(b.result, -EINTR, "a signal gives it EINTR, none of it written");
 	t = start(&b, fd, true, PIPE_BUF + 100);
-	ktap_ok(asleep(&b) && !b.returned && waiting(fd) == FIFO,
-		"a larger write stores the 10 bytes that fit and blocks");
+	ktap_ok(asleep(&b) && !b.returned && waiting(fd) == FIFO - 10,
+		"a larger write waits for PIPE_BUF bytes of room too");
 	interrupt(&b, t);
 	pthread_join(t, NULL);
-	ktap_eq(b.result, 10, "a signal returns the 10 bytes written so far");
+	ktap_eq(b.result, -EINTR, "a signal gives it EINTR, none of it written");
+	ktap_eq(drain(), FIFO - 10, "nothing was lost or added");
+	t = start(&b, fd, true, sizeof(b.buf));
+	ktap_ok(asleep(&b) && !b.returned && waiting(fd) == FIFO,
+		"a 12 KiB write into the empty FIFO stores 4 KiB and waits");
+	interrupt(&b, t);
+	pthread_join(t, NULL);
+	ktap_eq(b.result, FIFO, "a signal returns the 4 KiB written so far");
 	t = start(&b, fd, true, 100);
 	interrupt(&b, t);
 	pthread_join(t, NULL);
@@ -658,7 +665,7 @@ static void test_unload(void)
 
 int main(void)
 {
-	ktap_begin("lkm_misc", 85);
+	ktap_begin("lkm_misc", 88);
 	test_parameters();
 	test_basics();
 	test_blocking();
