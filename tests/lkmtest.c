@@ -33,13 +33,18 @@ void ktap_begin(const char *suite, int planned)
 
 static bool ktap_vresult(bool cond, const char *fmt, va_list ap)
 {
+	char desc[512], *c;
+
+	/* A description is one line, whatever values it shows. */
+	vsnprintf(desc, sizeof(desc), fmt, ap);
+	for (c = desc; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
 	pthread_mutex_lock(&ktap_lock);
 	ktap_run++;
 	if (!cond)
 		ktap_failed++;
-	printf("%sok %d ", cond ? "" : "not ", ktap_run);
-	vprintf(fmt, ap);
-	putchar('\n');
+	printf("%sok %d %s\n", cond ? "" : "not ", ktap_run, desc);
 	fflush(stdout);
 	pthread_mutex_unlock(&ktap_lock);
 	return cond;
