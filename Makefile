@@ -35,15 +35,19 @@ help:
 modules:
 	$(MAKE) -C $(KDIR) M=$(SRC) modules
 
-# clean keeps build/cache (build roots, kernel images, the packaging
-# test's Debian system: minutes to make again); distclean removes it too.
+# The machine-wide cache of build roots, kernel images, the debug kernel and
+# the packaging test's Debian systems (minutes to make again), shared by
+# every checkout on the machine: clean keeps it, distclean removes it too.
+LKM_CACHE ?= /var/cache/lkmkit
+export LKM_CACHE
+
 clean:
-	find build -mindepth 1 -maxdepth 1 ! -name cache -exec rm -rf {} + 2>/dev/null || true
+	rm -rf build
 	rm -f $(addprefix $(SRC)/,*.o .*.o *.ko *.mod *.mod.c .*.cmd Module.symvers modules.order)
 	rm -rf $(SRC)/.tmp_versions
 
 distclean: clean
-	rm -rf build
+	rm -rf $(LKM_CACHE)
 
 check:
 	scripts/check

@@ -145,9 +145,11 @@ debian_mirror() {
 }
 
 # Build roots for kernels this Debian 12 host has no headers for, cached
-# between runs under $LKM_CACHE (make clean keeps it, make distclean
-# removes it). One chroot per Debian suite, refreshed once a day.
-LKM_CACHE=${LKM_CACHE:-$TOP/build/cache}
+# between runs under $LKM_CACHE: one chroot per Debian suite, refreshed
+# once a day. The cache is machine-wide, so that every checkout on the
+# machine (CI runs in a fresh clone) reuses it; make clean keeps it, make
+# distclean removes it.
+LKM_CACHE=${LKM_CACHE:-/var/cache/lkmkit}
 
 # suite_root SUITE: prints the path of the suite's chroot, creating or
 # refreshing it first; several runs at once wait for each other.
