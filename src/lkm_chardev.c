@@ -16,6 +16,7 @@
 #include <linux/atomic.h>
 #include <linux/capability.h>
 #include <linux/cdev.h>
+#include <linux/completion.h>
 #include <linux/device.h>
 #include <linux/err.h>
 #include <linux/fs.h>
@@ -34,25 +35,50 @@
 #include "lkm_compat.h"
 #include "lkm_param.h"
 
+#define MAX_DEVICES	64
+
 static int devices = 1;
-lkm_param_range(devices, 1, 64, 0, 0444);
+lkm_param_range(devices, 1, MAX_DEVICES, 0, 0444);
 MODULE_PARM_DESC(devices, "Number of devices /dev/lkm_chardevN (1..64, default 1)");
 
 static int capacity = SZ_1M;
 lkm_param_range(capacity, SZ_4K, SZ_64M, 0, 0444);
 MODULE_PARM_DESC(capacity, "Bytes each device can hold (4096..67108864, default 1048576)");
 
+enum chardev_stat {
+	STAT_OPENS,
+	STAT_READS,
+	STAT_WRITES,
+	STAT_BYTES_READ,
+	STAT_BYTES_WRITTEN,
+	NR_STATS
+};
+
+/*
+ * One per device, allocated: the cdev and the device are kobjects, whose
+ * last reference may be dropped after the module let go of them (with
+ * CONFIG_DEBUG_KOBJECT_RELEASE, seconds later), so they must not live in
+ * the module's static memory. The device's release frees it all.
+ */
 struct chardev {
+	struct device dev;
+	struct cdev cdev;
 	struct rw_semaphore lock;	/* guards pages and size */
 	struct xarray pages;		/* page index -> page, NULL reads as zeros */
 	loff_t size;
-	atomic64_t opens, reads, writes, bytes_read, bytes_written;
+	atomic64_t stats[NR_STATS];
 };
 
 static dev_t first_devt;
-static struct cdev cdev;
-static struct class *lkmkit_class;
-static struct chardev *chardevs;
+static struct chardev *chardevs[MAX_DEVICES];
+
+/*
+ * Each device and the class hold one count until their release has run:
+ * those callbacks are this module's code, so unloading waits for them.
+ * The first count is init's own, dropped by the teardown.
+ */
+static atomic_t unreleased = ATOMIC_INIT(1);
+static DECLARE_COMPLETION(all_released);
 
 static void chardev_clear(struct chardev *d)
 {
@@ -65,11 +91,33 @@ static void chardev_clear(struct chardev *d)
 	d->size = 0;
 }
 
+static void lkmkit_released(void)
+{
+	if (atomic_dec_and_test(&unreleased))
+		complete(&all_released);
+}
+
+static void chardev_release(struct device *dev)
+{
+	struct chardev *d = container_of(dev, struct chardev, dev);
+
+	chardev_clear(d);
+	kfree(d);
+	lkmkit_released();
+}
+
 static int chardev_open(struct inode *inode, struct file *file)
 {
-	struct chardev *d = &chardevs[iminor(inode) - MINOR(first_devt)];
+	struct chardev *d = container_of(inode->i_cdev, struct chardev, cdev);
 
 	file->private_data = d;
+	/*
+	 * A regular file's position is updated atomically when threads or
+	 * processes share one open file: the VFS does it for files that ask,
+	 * and a character device must ask, or concurrent read()s and write()s
+	 * through the description would use the same position.
+	 */
+	file->f_mode |= FMODE_ATOMIC_POS;
 	/* What a shell's ">" relies on: opening for writing with O_TRUNC. */
 	if ((file->f_flags & O_TRUNC) && (file->f_mode & FMODE_WRITE)) {
 		if (down_write_killable(&d->lock))
@@ -77,7 +125,7 @@ static int chardev_open(struct inode *inode, struct file *file)
 		chardev_clear(d);
 		up_write(&d->lock);
 	}
-	atomic64_inc(&d->opens);
+	atomic64_inc(&d->stats[STAT_OPENS]);
 	return 0;
 }
 
@@ -115,8 +163,8 @@ static ssize_t chardev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	if (count && !done)
 		return -EFAULT;
 	iocb->ki_pos = pos + done;
-	atomic64_inc(&d->reads);
-	atomic64_add(done, &d->bytes_read);
+	atomic64_inc(&d->stats[STAT_READS]);
+	atomic64_add(done, &d->stats[STAT_BYTES_READ]);
 	return done;
 }
 
@@ -192,8 +240,8 @@ static ssize_t chardev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (!done)
 		return ret;
 	iocb->ki_pos = pos + done;
-	atomic64_inc(&d->writes);
-	atomic64_add(done, &d->bytes_written);
+	atomic64_inc(&d->stats[STAT_WRITES]);
+	atomic64_add(done, &d->stats[STAT_BYTES_WRITTEN]);
 	return done;
 }
 
@@ -211,13 +259,31 @@ static loff_t chardev_llseek(struct file *file, loff_t offset, int whence)
 					size);
 }
 
-static void chardev_get_stats(struct chardev *d, struct lkm_chardev_stats *st)
+/*
+ * LKM_CHARDEV_GET_STATS: the request carries the size of the caller's
+ * structure (see the UAPI header), so that the structure can grow at its
+ * end. The caller gets the fields both sides know; any it knows and we do
+ * not are zeroed.
+ */
+static long chardev_ioctl_stats(struct chardev *d, void __user *uarg,
+				size_t usize)
 {
-	st->opens = atomic64_read(&d->opens);
-	st->reads = atomic64_read(&d->reads);
-	st->writes = atomic64_read(&d->writes);
-	st->bytes_read = atomic64_read(&d->bytes_read);
-	st->bytes_written = atomic64_read(&d->bytes_written);
+	struct lkm_chardev_stats st = {
+		.opens = atomic64_read(&d->stats[STAT_OPENS]),
+		.reads = atomic64_read(&d->stats[STAT_READS]),
+		.writes = atomic64_read(&d->stats[STAT_WRITES]),
+		.bytes_read = atomic64_read(&d->stats[STAT_BYTES_READ]),
+		.bytes_written = atomic64_read(&d->stats[STAT_BYTES_WRITTEN]),
+	};
+	size_t n = min(usize, sizeof(st));
+
+	if (usize < LKM_CHARDEV_STATS_SIZE_VER0)
+		return -EINVAL;
+	if (copy_to_user(uarg, &st, n))
+		return -EFAULT;
+	if (usize > n && clear_user(uarg + n, usize - n))
+		return -EFAULT;
+	return 0;
 }
 
 static long chardev_ioctl(struct file *file, unsigned int cmd,
@@ -225,8 +291,13 @@ static long chardev_ioctl(struct file *file, unsigned int cmd,
 {
 	struct chardev *d = file->private_data;
 	void __user *uarg = (void __user *)arg;
-	struct lkm_chardev_stats st;
 	u64 val;
+	int i;
+
+	if (_IOC_TYPE(cmd) == LKM_CHARDEV_IOC_MAGIC &&
+	    _IOC_NR(cmd) == _IOC_NR(LKM_CHARDEV_GET_STATS) &&
+	    _IOC_DIR(cmd) == _IOC_READ)
+		return chardev_ioctl_stats(d, uarg, _IOC_SIZE(cmd));
 
 	switch (cmd) {
 	case LKM_CHARDEV_GET_SIZE:
@@ -246,18 +317,12 @@ static long chardev_ioctl(struct file *file, unsigned int cmd,
 		chardev_clear(d);
 		up_write(&d->lock);
 		return 0;
-	case LKM_CHARDEV_GET_STATS:
-		chardev_get_stats(d, &st);
-		return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 	case LKM_CHARDEV_RESET_STATS:
 		/* The counters are shared by every user of the device. */
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;
-		atomic64_set(&d->opens, 0);
-		atomic64_set(&d->reads, 0);
-		atomic64_set(&d->writes, 0);
-		atomic64_set(&d->bytes_read, 0);
-		atomic64_set(&d->bytes_written, 0);
+		for (i = 0; i < NR_STATS; i++)
+			atomic64_set(&d->stats[i], 0);
 		return 0;
 	default:
 		return -ENOTTY;
@@ -274,8 +339,12 @@ static const struct file_operations chardev_fops = {
 	.compat_ioctl	= compat_ptr_ioctl,
 };
 
-/* sysfs: /sys/class/lkmkit/lkm_chardevN/{size,capacity,stats} */
-
+/*
+ * sysfs, under /sys/class/lkmkit/lkm_chardevN/: size and capacity, and
+ * the counters one value a file in statistics/ (as network devices have
+ * theirs). The multi-line "stats" file of lkmkit 0.1 stays for one more
+ * release, deprecated, so that scripts reading it have time to move.
+ */
 static ssize_t size_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
 {
@@ -300,13 +369,15 @@ static DEVICE_ATTR_RO(capacity);
 static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
 			  char *buf)
 {
-	struct lkm_chardev_stats st;
+	struct chardev *d = dev_get_drvdata(dev);
 
-	chardev_get_stats(dev_get_drvdata(dev), &st);
 	return sysfs_emit(buf,
-			  "opens: %llu\nreads: %llu\nwrites: %llu\nbytes_read: %llu\nbytes_written: %llu\n",
-			  st.opens, st.reads, st.writes, st.bytes_read,
-			  st.bytes_written);
+			  "opens: %lld\nreads: %lld\nwrites: %lld\nbytes_read: %lld\nbytes_written: %lld\n",
+			  atomic64_read(&d->stats[STAT_OPENS]),
+			  atomic64_read(&d->stats[STAT_READS]),
+			  atomic64_read(&d->stats[STAT_WRITES]),
+			  atomic64_read(&d->stats[STAT_BYTES_READ]),
+			  atomic64_read(&d->stats[STAT_BYTES_WRITTEN]));
 }
 static DEVICE_ATTR_RO(stats);
 
@@ -316,83 +387,146 @@ static struct attribute *chardev_attrs[] = {
 	&dev_attr_stats.attr,
 	NULL
 };
-ATTRIBUTE_GROUPS(chardev);
 
-static void chardev_destroy_devices(int n)
+static const struct attribute_group chardev_group = {
+	.attrs = chardev_attrs,
+};
+
+/* A counter's attribute carries the counter's index. */
+static ssize_t stat_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
 {
-	while (n--)
-		device_destroy(lkmkit_class, first_devt + n);
+	struct chardev *d = dev_get_drvdata(dev);
+	unsigned long i = (unsigned long)container_of(attr, struct dev_ext_attribute,
+						      attr)->var;
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&d->stats[i]));
+}
+
+#define CHARDEV_STAT_ATTR(_name, _index)				\
+	static struct dev_ext_attribute dev_attr_stat_##_name = {	\
+		__ATTR(_name, 0444, stat_show, NULL),			\
+		(void *)(unsigned long)(_index)				\
+	}
+
+CHARDEV_STAT_ATTR(opens, STAT_OPENS);
+CHARDEV_STAT_ATTR(reads, STAT_READS);
+CHARDEV_STAT_ATTR(writes, STAT_WRITES);
+CHARDEV_STAT_ATTR(bytes_read, STAT_BYTES_READ);
+CHARDEV_STAT_ATTR(bytes_written, STAT_BYTES_WRITTEN);
+
+static struct attribute *chardev_stat_attrs[] = {
+	&dev_attr_stat_opens.attr.attr,
+	&dev_attr_stat_reads.attr.attr,
+	&dev_attr_stat_writes.attr.attr,
+	&dev_attr_stat_bytes_read.attr.attr,
+	&dev_attr_stat_bytes_written.attr.attr,
+	NULL
+};
+
+static const struct attribute_group chardev_stat_group = {
+	.name = "statistics",
+	.attrs = chardev_stat_attrs,
+};
+
+static const struct attribute_group *chardev_groups[] = {
+	&chardev_group,
+	&chardev_stat_group,
+	NULL
+};
+
+static void lkmkit_class_release(lkm_class_const struct class *cls)
+{
+	lkmkit_released();
+}
+
+static lkm_class_const struct class lkmkit_class = {
+	.name		= "lkmkit",
+	.dev_groups	= chardev_groups,
+	.class_release	= lkmkit_class_release,
+};
+
+static int chardev_create(int i)
+{
+	struct chardev *d;
+	int ret;
+
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return -ENOMEM;
+	init_rwsem(&d->lock);
+	/* Charged to the writer's memory cgroup, like the data pages. */
+	xa_init_flags(&d->pages, XA_FLAGS_ACCOUNT);
+
+	device_initialize(&d->dev);
+	atomic_inc(&unreleased);	/* from here on, put_device() frees d */
+	d->dev.class = &lkmkit_class;
+	d->dev.devt = first_devt + i;
+	d->dev.release = chardev_release;
+	dev_set_drvdata(&d->dev, d);
+	ret = dev_set_name(&d->dev, "lkm_chardev%d", i);
+	if (ret)
+		goto err_put;
+
+	cdev_init(&d->cdev, &chardev_fops);
+	d->cdev.owner = THIS_MODULE;
+	/* The minor works before its node appears (device_add's uevent). */
+	ret = cdev_device_add(&d->cdev, &d->dev);
+	if (ret)
+		goto err_put;
+	chardevs[i] = d;
+	return 0;
+
+err_put:
+	pr_err("cannot create lkm_chardev%d: %d\n", i, ret);
+	put_device(&d->dev);
+	return ret;
+}
+
+/* Removes the devices, then waits for the class's and theirs releases. */
+static void lkm_chardev_teardown(int n)
+{
+	while (n--) {
+		cdev_device_del(&chardevs[n]->cdev, &chardevs[n]->dev);
+		put_device(&chardevs[n]->dev);
+		chardevs[n] = NULL;
+	}
+	class_unregister(&lkmkit_class);
+	lkmkit_released();	/* the count lkm_chardev_init() started with */
+	wait_for_completion(&all_released);
+	unregister_chrdev_region(first_devt, devices);
 }
 
 static int __init lkm_chardev_init(void)
 {
-	struct device *dev;
 	int i, ret;
 
 	ret = alloc_chrdev_region(&first_devt, 0, devices, "lkm_chardev");
 	if (ret)
 		return ret;
 
-	chardevs = kcalloc(devices, sizeof(*chardevs), GFP_KERNEL);
-	if (!chardevs) {
-		ret = -ENOMEM;
-		goto err_region;
+	ret = class_register(&lkmkit_class);
+	if (ret) {
+		unregister_chrdev_region(first_devt, devices);
+		return ret;
 	}
-	for (i = 0; i < devices; i++) {
-		init_rwsem(&chardevs[i].lock);
-		xa_init(&chardevs[i].pages);
-	}
-
-	lkmkit_class = lkm_class_create("lkmkit");
-	if (IS_ERR(lkmkit_class)) {
-		ret = PTR_ERR(lkmkit_class);
-		goto err_free;
-	}
-
-	/* The minors must work before their nodes appear. */
-	cdev_init(&cdev, &chardev_fops);
-	cdev.owner = THIS_MODULE;
-	ret = cdev_add(&cdev, first_devt, devices);
-	if (ret)
-		goto err_class;
+	atomic_inc(&unreleased);
 
 	for (i = 0; i < devices; i++) {
-		dev = device_create_with_groups(lkmkit_class, NULL,
-						first_devt + i, &chardevs[i],
-						chardev_groups, "lkm_chardev%d", i);
-		if (IS_ERR(dev)) {
-			ret = PTR_ERR(dev);
-			pr_err("cannot create lkm_chardev%d: %d\n", i, ret);
-			chardev_destroy_devices(i);
-			goto err_cdev;
+		ret = chardev_create(i);
+		if (ret) {
+			lkm_chardev_teardown(i);
+			return ret;
 		}
 	}
 	pr_info("%d device(s) of %d bytes, major %d\n", devices, capacity,
 		MAJOR(first_devt));
 	return 0;
-
-err_cdev:
-	cdev_del(&cdev);
-err_class:
-	class_destroy(lkmkit_class);
-err_free:
-	kfree(chardevs);
-err_region:
-	unregister_chrdev_region(first_devt, devices);
-	return ret;
 }
 
 static void __exit lkm_chardev_exit(void)
 {
-	int i;
-
-	chardev_destroy_devices(devices);
-	cdev_del(&cdev);
-	class_destroy(lkmkit_class);
-	for (i = 0; i < devices; i++)
-		chardev_clear(&chardevs[i]);
-	kfree(chardevs);
-	unregister_chrdev_region(first_devt, devices);
+	lkm_chardev_teardown(devices);
 }
 
 module_init(lkm_chardev_init);

@@ -13,13 +13,14 @@
 #include <linux/device.h>
 
 /*
- * v6.4: class_create() lost its owner argument (commit 1aaba11da9aa,
- * "driver core: class: remove module * from class_create()").
+ * v6.4: the driver core takes const struct class pointers (class_register(),
+ * struct device's class, a class's release callback), so that a class can
+ * be a static const object; 6.1 still writes to it.
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
-#define lkm_class_create(name)	class_create(name)
+#define lkm_class_const	const
 #else
-#define lkm_class_create(name)	class_create(THIS_MODULE, name)
+#define lkm_class_const
 #endif
 
 #endif /* LKM_COMPAT_H */

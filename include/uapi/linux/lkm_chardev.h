@@ -10,7 +10,16 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-/* Counters since the module was loaded (or since LKM_CHARDEV_RESET_STATS). */
+/*
+ * Counters since the module was loaded (or since LKM_CHARDEV_RESET_STATS).
+ *
+ * The structure may grow, at its end only. LKM_CHARDEV_GET_STATS carries
+ * the size a program was built with (the ioctl request's size field): the
+ * module fills the fields both know and zeroes any the program has beyond
+ * them, so a program keeps working with newer modules, and a newer
+ * program with older ones (back to lkmkit 0.2). A size below
+ * LKM_CHARDEV_STATS_SIZE_VER0 gives EINVAL.
+ */
 struct lkm_chardev_stats {
 	__u64 opens;
 	__u64 reads;		/* read() calls that returned data or 0 */
@@ -19,6 +28,13 @@ struct lkm_chardev_stats {
 	__u64 bytes_written;
 };
 
+#define LKM_CHARDEV_STATS_SIZE_VER0	40	/* the five fields above */
+
+/*
+ * 0xC7 is unassigned in the kernel's
+ * Documentation/userspace-api/ioctl/ioctl-number.rst (checked in 6.12,
+ * 7.2 and 7.3-rc); these requests use numbers 1 to 5.
+ */
 #define LKM_CHARDEV_IOC_MAGIC	0xC7
 
 /* Bytes of data held (the end of the furthest write). */
