@@ -16,14 +16,23 @@
  *    (so that the write poll promises cannot block);
  *  - FIONREAD tells how many bytes are waiting.
  *
- * One mutex guards the kfifo, so copies to and from user space (which may
- * sleep on a page fault) happen under it; the wait queues are separate so
- * that readers wake only writers and writers wake only readers. Wait
- * conditions, poll and FIONREAD only look at the fill level, without the
- * mutex: a copy stuck on a page fault must not block them.
+ * The kfifo is used as it is designed to be used without a lock: by one
+ * reader and one writer at a time. Readers take read_lock, a mutex, as
+ * they copy straight from the FIFO to user space (which may sleep on a
+ * page fault); a writer first copies its bytes from user space into a
+ * bounce buffer, with no lock held, then puts them in under write_lock, a
+ * spinlock, so that a write of up to PIPE_BUF bytes goes in whole or not
+ * at all and a fault never leaves half a write in the FIFO. `fill` counts
+ * the bytes put in and not yet taken out: a writer adds after its bytes
+ * are in, a reader subtracts after it took them, so it never counts a byte
+ * that is not there to read, nor space that is not free. Wait conditions,
+ * poll and FIONREAD look at `fill` alone, without a lock: a copy stuck on
+ * a page fault must not block them. The wait queues are separate, so that
+ * readers wake only writers and writers wake only readers.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/init.h>
 #include <linux/kfifo.h>
@@ -35,6 +44,7 @@
 #include <linux/poll.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 #include <asm/ioctls.h>
@@ -45,28 +55,17 @@ static int fifo_size = SZ_64K;
 lkm_param_range(fifo_size, SZ_4K, SZ_16M, LKM_RANGE_POW2, 0444);
 MODULE_PARM_DESC(fifo_size, "FIFO size in bytes (power of two, 4096..16777216, default 65536)");
 
-static DEFINE_MUTEX(fifo_lock);
 static struct kfifo fifo;
 static void *fifo_buf;
+static DEFINE_MUTEX(read_lock);
+static DEFINE_SPINLOCK(write_lock);
+static atomic_t fill;
 static DECLARE_WAIT_QUEUE_HEAD(readers);
 static DECLARE_WAIT_QUEUE_HEAD(writers);
 
-/*
- * Bytes in the FIFO, read without fifo_lock: a snapshot. A reader and a
- * writer may both run between the two loads, hence the bound.
- */
-static unsigned int fifo_used(void)
-{
-	unsigned int out = READ_ONCE(fifo.kfifo.out);
-
-	/* out before in: out only grows and in never falls below it. */
-	smp_rmb();
-	return min(READ_ONCE(fifo.kfifo.in) - out, kfifo_size(&fifo));
-}
-
 static unsigned int fifo_room(void)
 {
-	return kfifo_size(&fifo) - fifo_used();
+	return kfifo_size(&fifo) - atomic_read(&fill);
 }
 
 static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
@@ -78,19 +77,24 @@ static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 	if (!count)
 		return 0;
 	for (;;) {
-		if (mutex_lock_interruptible(&fifo_lock))
+		if (mutex_lock_interruptible(&read_lock))
 			return -ERESTARTSYS;
-		if (!kfifo_is_empty(&fifo))
+		if (atomic_read(&fill))
 			break;
-		mutex_unlock(&fifo_lock);
+		mutex_unlock(&read_lock);
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
-		if (wait_event_interruptible(readers, fifo_used()))
+		if (wait_event_interruptible(readers, atomic_read(&fill)))
 			return -ERESTARTSYS;
 	}
-	/* On a fault this consumes only what reached user space. */
-	ret = kfifo_to_user(&fifo, buf, count, &copied);
-	mutex_unlock(&fifo_lock);
+	/*
+	 * Only bytes `fill` counts: a writer may be half way through putting
+	 * more in. On a fault this takes only what reached user space.
+	 */
+	ret = kfifo_to_user(&fifo, buf, min_t(size_t, count, atomic_read(&fill)),
+			    &copied);
+	atomic_sub(copied, &fill);
+	mutex_unlock(&read_lock);
 
 	if (!copied)
 		return ret;
@@ -98,46 +102,62 @@ static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 	return copied;
 }
 
+/* Puts n bytes in the FIFO if there is room for all of them. */
+static bool fifo_put(const void *data, unsigned int n)
+{
+	bool room;
+
+	spin_lock(&write_lock);
+	room = fifo_room() >= n;
+	if (room) {
+		kfifo_in(&fifo, data, n);
+		atomic_add(n, &fill);
+	}
+	spin_unlock(&write_lock);
+	return room;
+}
+
 static ssize_t pipe_write(struct file *file, const char __user *buf,
 			  size_t count, loff_t *ppos)
 {
-	unsigned int copied;
 	size_t done = 0;
+	char *bounce;
 	int ret = 0;
 
+	if (!count)
+		return 0;
+	bounce = kmalloc(min_t(size_t, count, PIPE_BUF), GFP_KERNEL);
+	if (!bounce)
+		return -ENOMEM;
 	while (done < count) {
 		/* fifo_size is at least PIPE_BUF: every step fits once drained. */
-		unsigned int need = min_t(size_t, count - done, PIPE_BUF);
+		unsigned int step = min_t(size_t, count - done, PIPE_BUF);
+		unsigned int got = step - copy_from_user(bounce, buf + done, step);
 
-		if (mutex_lock_interruptible(&fifo_lock)) {
-			ret = -ERESTARTSYS;
+		/* A small write that faults stores nothing: it is all or none. */
+		if (!got || (got < step && count <= PIPE_BUF)) {
+			ret = -EFAULT;
 			break;
 		}
-		if (kfifo_avail(&fifo) < need) {
-			mutex_unlock(&fifo_lock);
+		while (!fifo_put(bounce, got)) {
 			if (file->f_flags & O_NONBLOCK) {
 				ret = -EAGAIN;
 				break;
 			}
-			ret = wait_event_interruptible(writers, fifo_room() >= need);
+			ret = wait_event_interruptible(writers, fifo_room() >= got);
 			if (ret)
 				break;
-			continue;
 		}
-		ret = kfifo_from_user(&fifo, buf + done, count - done, &copied);
-		/* A small write that faulted stores nothing: it is all or none. */
-		if (ret && count <= PIPE_BUF) {
-			fifo.kfifo.in -= copied;
-			copied = 0;
-		}
-		mutex_unlock(&fifo_lock);
-
-		done += copied;
-		if (copied)
-			wake_up_interruptible_poll(&readers, EPOLLIN | EPOLLRDNORM);
 		if (ret)
 			break;
+		done += got;
+		wake_up_interruptible_poll(&readers, EPOLLIN | EPOLLRDNORM);
+		if (got < step) {
+			ret = -EFAULT;
+			break;
+		}
 	}
+	kfree(bounce);
 	if (!done)
 		return ret;
 	return done;
@@ -149,7 +169,7 @@ static __poll_t pipe_poll(struct file *file, poll_table *wait)
 
 	poll_wait(file, &readers, wait);
 	poll_wait(file, &writers, wait);
-	if (fifo_used())
+	if (atomic_read(&fill))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (fifo_room() >= PIPE_BUF)
 		mask |= EPOLLOUT | EPOLLWRNORM;
@@ -160,7 +180,7 @@ static long pipe_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	if (cmd != FIONREAD)
 		return -ENOTTY;
-	return put_user(fifo_used(), (int __user *)arg);
+	return put_user(atomic_read(&fill), (int __user *)arg);
 }
 
 static const struct file_operations pipe_fops = {
