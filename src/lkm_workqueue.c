@@ -17,6 +17,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
+#include <linux/ctype.h>
 #include <linux/init.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
@@ -103,6 +104,38 @@ static void job_fn(struct work_struct *work)
 	spin_unlock(&stats_lock);
 }
 
+/*
+ * The one form submit takes: decimal digits and at most one newline, in
+ * no more than SUBMIT_MAX_LEN bytes (room for a few leading zeros). The
+ * whole write is read and judged, so nothing after the number (a second
+ * line, a NUL, garbage) can pass unseen, and a length limit keeps that
+ * cheap.
+ */
+#define SUBMIT_MAX_LEN	16
+
+static int submit_parse(const char __user *buf, size_t len, unsigned int *n)
+{
+	char text[SUBMIT_MAX_LEN + 1];
+	size_t digits = len, i;
+
+	if (!len || len > SUBMIT_MAX_LEN)
+		return -EINVAL;
+	if (copy_from_user(text, buf, len))
+		return -EFAULT;
+	if (text[len - 1] == '\n')
+		digits--;
+	if (!digits)
+		return -EINVAL;
+	for (i = 0; i < digits; i++)
+		if (!isdigit(text[i]))
+			return -EINVAL;
+	text[digits] = '\0';
+	/* Digits only by now: a value too large for an int fails too. */
+	if (kstrtouint(text, 10, n) || *n < 1 || *n > MAX_SUBMIT)
+		return -EINVAL;
+	return 0;
+}
+
 static ssize_t submit_write(struct file *file, const char __user *buf,
 			    size_t len, loff_t *ppos)
 {
@@ -110,11 +143,9 @@ static ssize_t submit_write(struct file *file, const char __user *buf,
 	unsigned int n, i;
 	int ret;
 
-	ret = kstrtouint_from_user(buf, len, 10, &n);
-	if (ret == -EFAULT)
+	ret = submit_parse(buf, len, &n);
+	if (ret)
 		return ret;
-	if (ret || n < 1 || n > MAX_SUBMIT)
-		return -EINVAL;
 
 	/* Allocate all before queueing any: a submission is all or nothing. */
 	jobs = kvmalloc_array(n, sizeof(*jobs), GFP_KERNEL);
