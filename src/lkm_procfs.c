@@ -64,10 +64,10 @@ static int message_open(struct inode *inode, struct file *file)
 	return single_open(file, message_show, NULL);
 }
 
-static ssize_t message_read(struct file *file, char __user *buf, size_t count,
-			    loff_t *ppos)
+/* read_iter, as seq_file wants, so that splice() and sendfile() work too. */
+static ssize_t message_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	ssize_t ret = seq_read(file, buf, count, ppos);
+	ssize_t ret = seq_read_iter(iocb, to);
 
 	if (ret >= 0) {
 		atomic64_inc(&reads);
@@ -115,7 +115,7 @@ static ssize_t message_write(struct file *file, const char __user *buf,
 
 static const struct proc_ops message_ops = {
 	.proc_open	= message_open,
-	.proc_read	= message_read,
+	.proc_read_iter	= message_read_iter,
 	.proc_write	= message_write,
 	.proc_lseek	= seq_lseek,
 	.proc_release	= single_release,
