@@ -83,7 +83,51 @@ MODULE_PARM_DESC(howmany, "How many greetings to log at load (0..64, default 1)"
 module_param_cb(verbose, &verbose_ops, &verbose, 0644);
 __MODULE_PARM_TYPE(verbose, "bool");
 MODULE_PARM_DESC(verbose, "Also log the ids at load (default off)");
-module_param_array(ids, int, &nr_ids, 0444);
+/*
+ * ids is an ordinary int array parameter, whose setter only says why when
+ * it refuses a value: the kernel's own line names neither the limit nor
+ * the rule.
+ */
+static const struct kparam_array ids_array = {
+	.max		= HELLO_MAX_IDS,
+	.elemsize	= sizeof(ids[0]),
+	.num		= &nr_ids,
+	.ops		= &param_ops_int,
+	.elem		= ids,
+};
+
+static int ids_set(const char *val, const struct kernel_param *kp)
+{
+	char shown[33];	/* the array setter cuts val up at its commas */
+	int ret;
+
+	strscpy(shown, val, sizeof(shown));
+	ret = param_array_ops.set(val, kp);
+	if (ret)
+		pr_err("ids must be up to %d integers separated by commas, got '%.*s'\n",
+		       HELLO_MAX_IDS, (int)strcspn(shown, "\n"), shown);
+	return ret;
+}
+
+static int ids_get(char *buffer, const struct kernel_param *kp)
+{
+	return param_array_ops.get(buffer, kp);
+}
+
+static void ids_free(void *arg)
+{
+	param_array_ops.free(arg);
+}
+
+static const struct kernel_param_ops ids_ops = {
+	.set	= ids_set,
+	.get	= ids_get,
+	.free	= ids_free,
+};
+
+__module_param_call(MODULE_PARAM_PREFIX, ids, &ids_ops, .arr = &ids_array,
+		    0444, -1, 0);
+__MODULE_PARM_TYPE(ids, "array of int");
 MODULE_PARM_DESC(ids, "Up to 8 comma-separated integers, logged when verbose");
 
 static int __init lkm_hello_init(void)
