@@ -10,9 +10,14 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include <linux/lkm_chardev.h>
+#include <linux/userfaultfd.h>
 
 #include "lkmtest.h"
 
@@ -20,18 +25,6 @@
 #define DEV(n) "/dev/lkm_chardev" #n
 #define SYS(n, attr) "/sys/class/lkmkit/lkm_chardev" #n "/" attr
 #define CAP 65536
-
-static int dev_open(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC);
-
-	return fd < 0 ? -errno : fd;
-}
-
-static long rw(ssize_t n)
-{
-	return n < 0 ? -errno : n;
-}
 
 static long dev_size(int fd)
 {
@@ -42,20 +35,16 @@ static long dev_size(int fd)
 
 static void test_parameters(void)
 {
-	static const char *const bad[][2] = {
+	static const struct refusal bad[] = {
 		{ "devices=0", "devices must be an integer in 1..64, got '0'" },
-		{ "devices=65", "got '65'" },
-		{ "capacity=4095", "capacity must be an integer in 4096..67108864" },
-		{ "capacity=67108865", "got '67108865'" },
+		{ "devices=65", "devices must be an integer in 1..64, got '65'" },
+		{ "capacity=4095",
+		  "capacity must be an integer in 4096..67108864, got '4095'" },
+		{ "capacity=67108865",
+		  "capacity must be an integer in 4096..67108864, got '67108865'" },
 	};
-	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		kmsg_mark();
-		ktap_eq(mod_load(MOD, bad[i][0]), -EINVAL, "load with %s gives EINVAL",
-			bad[i][0]);
-		ktap_ok(kmsg_seen(bad[i][1]), "dmesg explains %s", bad[i][0]);
-	}
+	refused_loads(MOD, bad, ARRAY_SIZE(bad));
 	ktap_ok(!path_exists(DEV(0)) && !path_exists("/sys/class/lkmkit"),
 		"refused loads leave no node and no class");
 }
@@ -84,7 +73,7 @@ static void test_nodes(void)
 static void test_file_semantics(void)
 {
 	char buf[256], zeros[100] = { 0 };
-	int fd = dev_open(DEV(2), O_RDWR);
+	int fd = open_dev(DEV(2), O_RDWR);
 
 	ktap_ok(fd >= 0, "open /dev/lkm_chardev2 read-write");
 	ktap_eq(rw(write(fd, "hello", 5)), 5, "write 5 bytes");
@@ -135,20 +124,20 @@ static void test_open_flags(void)
 	char buf[64];
 	int fd;
 
-	fd = dev_open(DEV(1), O_WRONLY | O_TRUNC);
+	fd = open_dev(DEV(1), O_WRONLY | O_TRUNC);
 	ktap_ok(fd >= 0 && write(fd, "first", 5) == 5, "> writes \"first\"");
 	close(fd);
-	fd = dev_open(DEV(1), O_WRONLY | O_APPEND);
+	fd = open_dev(DEV(1), O_WRONLY | O_APPEND);
 	ktap_ok(fd >= 0 && lseek(fd, 0, SEEK_SET) == 0 &&
 		write(fd, "+more", 5) == 5, ">> appends \"+more\" even after a seek to 0");
 	close(fd);
 	ktap_ok(file_read(DEV(1), buf, sizeof(buf)) == 0 &&
 		!strcmp(buf, "first+more"), "the device holds \"first+more\"");
-	fd = dev_open(DEV(1), O_RDONLY | O_TRUNC);
+	fd = open_dev(DEV(1), O_RDONLY | O_TRUNC);
 	ktap_ok(fd >= 0 && file_long(SYS(1, "size")) == 10,
 		"O_TRUNC on a read-only open opens and keeps the data");
 	close(fd);
-	fd = dev_open(DEV(1), O_WRONLY | O_TRUNC);
+	fd = open_dev(DEV(1), O_WRONLY | O_TRUNC);
 	ktap_ok(fd >= 0 && write(fd, "new", 3) == 3, "> again writes \"new\"");
 	close(fd);
 	ktap_ok(file_read(DEV(1), buf, sizeof(buf)) == 0 && !strcmp(buf, "new"),
@@ -156,9 +145,36 @@ static void test_open_flags(void)
 	ktap_eq(file_long(SYS(0, "size")), 0, "the other devices are untouched");
 }
 
+/*
+ * GET_STATS takes the size of the caller's structure from the request: a
+ * newer program's larger structure gets the known fields and zeros, a
+ * structure smaller than the first version is refused.
+ */
+static void test_stats_sizes(int fd)
+{
+	struct newer {
+		struct lkm_chardev_stats st;
+		__u64 later[2];
+	} big;
+	struct older {
+		__u64 v[4];
+	} small;
+
+	memset(&big, 0xff, sizeof(big));
+	ktap_ok(!ioctl(fd, _IOR(LKM_CHARDEV_IOC_MAGIC, 4, struct newer), &big) &&
+		big.st.opens == 4 && big.st.writes == 1 && big.st.bytes_read == 10 &&
+		!big.later[0] && !big.later[1],
+		"GET_STATS into a larger structure fills the known fields, zeroes the rest");
+	ktap_eq(ioctl(fd, _IOR(LKM_CHARDEV_IOC_MAGIC, 4, struct older), &small) ?
+		-errno : 0, -EINVAL, "GET_STATS into a structure of 32 bytes gives EINVAL");
+	ktap_eq(ioctl(fd, _IOW(LKM_CHARDEV_IOC_MAGIC, 4, struct lkm_chardev_stats),
+		      &big) ? -errno : 0, -ENOTTY,
+		"GET_STATS's number as a write request gives ENOTTY");
+}
+
 static int reset_stats(void *arg)
 {
-	int fd = dev_open(DEV(0), O_RDONLY), ret;
+	int fd = open_dev(DEV(0), O_RDONLY), ret;
 
 	(void)arg;
 	if (fd < 0)
@@ -173,14 +189,14 @@ static void test_ioctls(void)
 	struct lkm_chardev_stats st;
 	char buf[16];
 	__u64 val;
-	int i, fd = dev_open(DEV(0), O_RDWR), ro;
+	int i, fd = open_dev(DEV(0), O_RDWR), ro;
 
 	ktap_eq(ioctl(fd, LKM_CHARDEV_RESET_STATS) ? -errno : 0, 0, "RESET_STATS as root");
 	/* Four opens since the reset: this one and three more. */
-	ro = dev_open(DEV(0), O_RDONLY);
+	ro = open_dev(DEV(0), O_RDONLY);
 	ktap_ok(ro >= 0, "open it read-only too");
 	for (i = 0; i < 3; i++)
-		close(dev_open(DEV(0), O_WRONLY));
+		close(open_dev(DEV(0), O_WRONLY));
 	ktap_ok(write(fd, "abcdef", 6) == 6 && pread(fd, buf, 4, 0) == 4 &&
 		pread(fd, buf, 16, 0) == 6, "one write, two reads");
 	ktap_ok(!ioctl(fd, LKM_CHARDEV_GET_STATS, &st) && st.opens == 4 &&
@@ -195,6 +211,17 @@ static void test_ioctls(void)
 		file_key(SYS(0, "stats"), "bytes_read") == 10 &&
 		file_key(SYS(0, "stats"), "opens") == 4 &&
 		file_long(SYS(0, "size")) == 6, "sysfs stats and size agree with the ioctls");
+	ktap_ok(file_long(SYS(0, "statistics/opens")) == 4 &&
+		file_long(SYS(0, "statistics/reads")) == 2 &&
+		file_long(SYS(0, "statistics/writes")) == 1 &&
+		file_long(SYS(0, "statistics/bytes_read")) == 10 &&
+		file_long(SYS(0, "statistics/bytes_written")) == 6,
+		"sysfs statistics/ has the same counters, one value a file");
+	ktap_ok(file_mode(SYS(0, "statistics/opens")) == 0444 &&
+		file_mode(SYS(0, "statistics/bytes_written")) == 0444 &&
+		file_write(SYS(0, "statistics/reads"), "0") == -EACCES,
+		"the statistics/ files are read-only");
+	test_stats_sizes(fd);
 	ktap_ok(ro >= 0 && ioctl(ro, LKM_CHARDEV_CLEAR) == -1 && errno == EBADF,
 		"CLEAR on a read-only descriptor gives EBADF");
 	ktap_eq(ioctl(fd, LKM_CHARDEV_CLEAR), 0, "CLEAR on a writable descriptor");
@@ -230,7 +257,7 @@ static void test_faults(void)
 	long pg = sysconf(_SC_PAGESIZE), n;
 	char data[300], buf[300], *map;
 	struct iovec iov[2];
-	int i, fd = dev_open(DEV(2), O_RDWR | O_TRUNC);
+	int i, fd = open_dev(DEV(2), O_RDWR | O_TRUNC);
 
 	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -261,8 +288,8 @@ static void test_faults(void)
 		"a read that faults part way is short and correct");
 	munmap(map, 2 * pg);
 
-	iov[0] = (struct iovec){ strcpy(buf, "ab"), 2 };
-	iov[1] = (struct iovec){ strcpy(buf + 2, "cde"), 3 };
+	iov[0] = (struct iovec){ memcpy(buf, "ab", 2), 2 };
+	iov[1] = (struct iovec){ memcpy(buf + 2, "cde", 3), 3 };
 	ktap_eq(rw(pwritev(fd, iov, 2, 0)), 5, "pwritev of two buffers");
 	memset(buf, 0, sizeof(buf));
 	iov[0].iov_base = buf + 10;
@@ -274,8 +301,8 @@ static void test_faults(void)
 	ktap_ok(pwritev(fd, iov, 2, 0) == 2 && pread(fd, buf, 5, 0) == 5 &&
 		!memcmp(buf, "XYcde", 5), "pwritev with a bad second buffer stores the first");
 
-	iov[0] = (struct iovec){ strcpy(buf, "12"), 2 };
-	iov[1] = (struct iovec){ strcpy(buf + 2, "345"), 3 };
+	iov[0] = (struct iovec){ memcpy(buf, "12", 2), 2 };
+	iov[1] = (struct iovec){ memcpy(buf + 2, "345", 3), 3 };
 	ktap_ok(lseek(fd, 200, SEEK_SET) == 200 && writev(fd, iov, 2) == 5 &&
 		lseek(fd, 0, SEEK_CUR) == 205 && pread(fd, buf + 10, 7, 199) == 7 &&
 		!memcmp(buf + 10, "k12345k", 7),
@@ -295,7 +322,7 @@ size_t huge = 1UL << 30;
 static void test_big_transfer(void)
 {
 	static char out[CAP], in[CAP];
-	int i, fd = dev_open(DEV(3), O_RDWR);
+	int i, fd = open_dev(DEV(3), O_RDWR);
 
 	for (i = 0; i < CAP; i++)
 		out[i] = (char)(i * 7 + i / 251);
@@ -337,7 +364,7 @@ static void *overwriter(void *arg)
 {
 	struct worker *w = arg;
 	char block[BLOCK];
-	int fd = dev_open(DEV(0), O_WRONLY);
+	int fd = open_dev(DEV(0), O_WRONLY);
 
 	while (now_ms() < stress_until) {
 		memset(block, 'a' + (w->iterations + w->id) % 26, BLOCK);
@@ -353,7 +380,7 @@ static void *checker(void *arg)
 {
 	struct worker *w = arg;
 	char block[BLOCK];
-	int i, fd = dev_open(DEV(0), O_RDONLY);
+	int i, fd = open_dev(DEV(0), O_RDONLY);
 
 	while (now_ms() < stress_until) {
 		if (pread(fd, block, BLOCK, 0) != BLOCK) {
@@ -374,7 +401,7 @@ static void *appender(void *arg)
 {
 	struct worker *w = arg;
 	char rec[REC + 1];
-	int i, fd = dev_open(DEV(1), O_WRONLY | O_APPEND);
+	int i, fd = open_dev(DEV(1), O_WRONLY | O_APPEND);
 
 	for (i = 0; i < APPENDS; i++) {
 		/* "w03-000042-" then padding up to a final '|': REC bytes. */
@@ -405,7 +432,7 @@ static void test_stress(void)
 
 	/* Readers may run before any writer: give them a whole block already. */
 	memset(block, 'a', BLOCK);
-	fd = dev_open(DEV(0), O_WRONLY | O_TRUNC);
+	fd = open_dev(DEV(0), O_WRONLY | O_TRUNC);
 	ktap_ok(write(fd, block, BLOCK) == BLOCK, "fill the stress device with one block");
 	close(fd);
 	for (i = 0; i < 8; i++)
@@ -424,14 +451,14 @@ static void test_stress(void)
 
 	for (i = 0; i < 8; i++)
 		w[i] = (struct worker){ .id = i };
-	fd = dev_open(DEV(1), O_WRONLY | O_TRUNC);
+	fd = open_dev(DEV(1), O_WRONLY | O_TRUNC);
 	close(fd);
 	run_threads(8, appender, w, sizeof(w[0]));
 	for (i = 0; i < 8; i++)
 		errors += w[i].errors;
 	ktap_eq(file_long(SYS(1, "size")), 8 * APPENDS * REC,
 		"8 appenders stored every byte");
-	fd = dev_open(DEV(1), O_RDONLY);
+	fd = open_dev(DEV(1), O_RDONLY);
 	ktap_eq(rw(read(fd, all, sizeof(all))), (long)sizeof(all),
 		"read all appended records");
 	close(fd);
@@ -445,6 +472,213 @@ static void test_stress(void)
 	}
 	ktap_ok(!bad && !errors,
 		"every record is whole, in order per writer, exactly once");
+}
+
+/*
+ * One open file shared by threads, or by a parent and its child, without
+ * O_APPEND: like a regular file, each write() lands at its own position
+ * and each read() takes bytes no other read() took. Records of SREC bytes
+ * name their writer and sequence number, or their index.
+ */
+#define SREC 16
+#define SRECS 200	/* per writer */
+
+struct shared {
+	int fd;
+	int id;
+	int report;	/* readers write the indices they read here */
+	long errors;
+};
+
+static void shared_write(struct shared *w)
+{
+	char rec[SREC + 1];
+	int i;
+
+	for (i = 0; i < SRECS; i++) {
+		snprintf(rec, sizeof(rec), "w%d-%04d---------", w->id, i);
+		w->errors += write_all(w->fd, rec, SREC) != 0;
+	}
+}
+
+static void shared_read(struct shared *r)
+{
+	char rec[SREC + 1] = "";
+	int index;
+	ssize_t n;
+
+	while ((n = read(r->fd, rec, SREC)) == SREC) {
+		index = atoi(rec + 1);
+		r->errors += write_all(r->report, &index, sizeof(index)) != 0;
+	}
+	r->errors += n != 0;
+}
+
+static void *shared_writer(void *arg)
+{
+	shared_write(arg);
+	return NULL;
+}
+
+static void *shared_reader(void *arg)
+{
+	shared_read(arg);
+	return NULL;
+}
+
+/* Runs n workers on fd: threads, or this process and n - 1 children. */
+static long shared_run(int fd, int n, bool fork_them, bool writers, int report)
+{
+	struct shared w[4];
+	long errors = 0;
+	int i, status;
+	pid_t pid[4];
+
+	for (i = 0; i < n; i++)
+		w[i] = (struct shared){ .fd = fd, .id = i, .report = report };
+	if (!fork_them) {
+		run_threads(n, writers ? shared_writer : shared_reader, w, sizeof(w[0]));
+		for (i = 0; i < n; i++)
+			errors += w[i].errors;
+		return errors;
+	}
+	for (i = 1; i < n; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			writers ? shared_write(&w[i]) : shared_read(&w[i]);
+			_exit(w[i].errors ? 1 : 0);
+		}
+	}
+	writers ? shared_write(&w[0]) : shared_read(&w[0]);
+	errors = w[0].errors;
+	for (i = 1; i < n; i++)
+		errors += pid[i] < 0 || waitpid(pid[i], &status, 0) != pid[i] ||
+			  !WIFEXITED(status) || WEXITSTATUS(status);
+	return errors;
+}
+
+static void test_shared_writes(bool fork_them)
+{
+	static char all[4 * SRECS * SREC];
+	const char *how = fork_them ? "a parent and its child" : "4 threads";
+	int n = fork_them ? 2 : 4, i, id, seq, bad = 0;
+	int seen[4][SRECS] = { { 0 } };
+	long total = (long)n * SRECS * SREC, errors;
+	int fd = open_dev(DEV(1), O_RDWR | O_TRUNC);
+
+	errors = shared_run(fd, n, fork_them, true, -1);
+	ktap_ok(fd >= 0 && !errors, "%s wrote %d records each through one open file",
+		how, SRECS);
+	ktap_eq(lseek(fd, 0, SEEK_CUR), total,
+		"the shared position advanced by the sum of the writes (%s)", how);
+	if (rw(pread(fd, all, total, 0)) != total)
+		bad = 1;
+	for (i = 0; !bad && i < total / SREC; i++) {
+		if (sscanf(all + i * SREC, "w%d-%4d-", &id, &seq) != 2 ||
+		    id < 0 || id >= n || seq < 0 || seq >= SRECS) {
+			bad = 1;
+			break;
+		}
+		seen[id][seq]++;
+	}
+	for (id = 0; !bad && id < n; id++)
+		for (seq = 0; seq < SRECS; seq++)
+			bad |= seen[id][seq] != 1;
+	ktap_ok(!bad, "every record is there exactly once: none overwrote another (%s)",
+		how);
+	close(fd);
+}
+
+static void test_shared_reads(bool fork_them)
+{
+	static char all[4 * SRECS * SREC + 1];
+	const char *how = fork_them ? "a parent and its child" : "4 threads";
+	int n = 4 * SRECS, i, index, report[2], bad = 0, got = 0;
+	static int seen[4 * SRECS];
+	int fd = open_dev(DEV(1), O_RDWR | O_TRUNC);
+	long errors;
+
+	for (i = 0; i < n; i++)
+		snprintf(all + i * SREC, SREC + 1, "r%07d--------", i);
+	if (fd < 0 || write_all(fd, all, (size_t)n * SREC) || lseek(fd, 0, SEEK_SET) ||
+	    pipe(report))
+		ktap_bail("cannot set up the shared reads: %s", strerror(errno));
+	errors = shared_run(fd, fork_them ? 2 : 4, fork_them, false, report[1]);
+	close(report[1]);
+	memset(seen, 0, sizeof(seen));
+	while (read(report[0], &index, sizeof(index)) == sizeof(index)) {
+		got++;
+		if (index < 0 || index >= n || seen[index]++)
+			bad++;
+	}
+	close(report[0]);
+	ktap_diag("%s read %d records of %d through one open file", how, got, n);
+	ktap_ok(!errors && !bad && got == n,
+		"no two reads returned the same bytes, and all were read (%s)", how);
+	close(fd);
+}
+
+/*
+ * "A process waiting for the lock can always be killed": a writer holds
+ * the device's lock while its copy waits on a user page that a
+ * userfaultfd never serves; a reader of the device waiting for the lock
+ * must still die at once on SIGKILL.
+ */
+static void test_killable(void)
+{
+	static const long rd[] = { SYS_read };
+	long pg = sysconf(_SC_PAGESIZE), start;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { 0 };
+	struct blocked w;
+	int uffd, fd, status = 0;
+	char *page;
+	pthread_t writer;
+	pid_t reader;
+	char buf[8];
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	page = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	reg.range.start = (unsigned long)page;
+	reg.range.len = pg;
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || page == MAP_FAILED ||
+	    ioctl(uffd, UFFDIO_REGISTER, &reg))
+		ktap_bail("no userfaultfd to hold a page fault: %s", strerror(errno));
+	fd = open_dev(DEV(2), O_WRONLY);
+	if (fd < 0)
+		ktap_bail("cannot open " DEV(2) ": %s", strerror(-fd));
+	writer = blocked_start(&w, fd, true, page, 100);
+	ktap_ok(blocked_asleep(&w, 10000),
+		"a writer waits on a userfaultfd page, holding the device's lock");
+
+	reader = fork();
+	if (reader == 0) {
+		int fd = open_dev(DEV(2), O_RDONLY);
+
+		_exit(fd >= 0 && read(fd, buf, sizeof(buf)) >= 0 ? 0 : 1);
+	}
+	ktap_ok(reader > 0 && wait_blocked(reader, "D", rd, 1, 10000),
+		"a reader of the device waits for the lock");
+	kill(reader, SIGKILL);
+	start = now_ms();
+	while (waitpid(reader, &status, WNOHANG) == 0 && now_ms() < start + 1000)
+		usleep(5000);
+	ktap_diag("the reader died %ld ms after SIGKILL", now_ms() - start);
+	ktap_ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		"SIGKILL ends the waiting reader within a second");
+
+	zero.range = reg.range;
+	ioctl(uffd, UFFDIO_ZEROPAGE, &zero);
+	pthread_join(writer, NULL);
+	/* A reader the signal did not end gets the lock now: reap it. */
+	if (!WIFSIGNALED(status))
+		waitpid(reader, &status, 0);
+	ktap_eq(w.result, 100, "the writer completes once the page is served");
+	close(fd);
+	close(uffd);
+	munmap(page, pg);
 }
 
 /* Fills a device with 32 MiB through fd; 0 or -errno. */
@@ -508,7 +742,7 @@ static long mem_past(bool above, long mark_kb)
 static void test_memory_returned(void)
 {
 	long full, after;
-	int fd = dev_open(DEV(0), O_RDWR);
+	int fd = open_dev(DEV(0), O_RDWR);
 
 	after = mem_free_kb();
 	ktap_ok(!fill_32m(fd) && dev_size(fd) == 32 << 20, "write 32 MiB to a device");
@@ -519,11 +753,11 @@ static void test_memory_returned(void)
 	ktap_ok(after > full + MIB24_KB, "CLEAR gives the 32 MiB back");
 	close(fd);
 
-	fd = dev_open(DEV(0), O_RDWR);
+	fd = open_dev(DEV(0), O_RDWR);
 	ktap_ok(!fill_32m(fd), "write 32 MiB again");
 	close(fd);
 	full = mem_past(false, after - MIB24_KB);
-	fd = dev_open(DEV(0), O_WRONLY | O_TRUNC);
+	fd = open_dev(DEV(0), O_WRONLY | O_TRUNC);
 	after = mem_past(true, full + MIB24_KB);
 	ktap_diag("free: %ld KiB with 32 MiB, %ld KiB after O_TRUNC", full, after);
 	ktap_ok(fd >= 0 && after > full + MIB24_KB, "opening with O_TRUNC gives them back");
@@ -551,7 +785,7 @@ static void test_limits(void)
 	ktap_ok(path_exists(DEV(63)) && !path_exists(DEV(64)) &&
 		file_long(SYS(63, "capacity")) == 67108864,
 		"/dev/lkm_chardev63 is the last, of capacity 64 MiB");
-	fd = dev_open(DEV(63), O_RDWR);
+	fd = open_dev(DEV(63), O_RDWR);
 	ok = rw(pwrite(fd, "e", 1, 67108863)) == 1 &&
 	     rw(pwrite(fd, "e", 1, 67108864)) == -ENOSPC && dev_size(fd) == 67108864;
 	after = mem_free_kb();
@@ -561,7 +795,7 @@ static void test_limits(void)
 		"its last byte takes a write, the next ENOSPC, no memory taken up front");
 
 	/* Each write faults before storing a byte: no page may stay behind. */
-	fd2 = dev_open(DEV(62), O_RDWR);
+	fd2 = open_dev(DEV(62), O_RDWR);
 	before = mem_free_kb();
 	for (pg = 0, faults = 0; pg < 16384; pg++)
 		faults += rw(pwrite(fd2, bad_ptr, 1, pg * 4096)) == -EFAULT;
@@ -577,14 +811,38 @@ static void test_limits(void)
 	test_memory_returned();
 }
 
+/*
+ * A kernel with CONFIG_DEBUG_KOBJECT_RELEASE runs kobject releases 1 to 4
+ * s after the last put, and logs each delay. lkm_chardev's releases are
+ * its own code: the unload must wait for them, and nothing may happen
+ * later (the guest panics on any report).
+ */
+static void test_unload_releases(void)
+{
+	long start, took;
+
+	kmsg_mark();
+	start = now_ms();
+	ktap_eq(mod_unload(MOD), 0, "unload after the last close");
+	took = now_ms() - start;
+	if (!kmsg_seen("'lkm_chardev0' (") || !kmsg_seen("(delayed ")) {
+		ktap_skip("this kernel releases kobjects at once: nothing to wait for");
+		return;
+	}
+	sleep(5);
+	ktap_diag("the unload took %ld ms with delayed releases", took);
+	ktap_ok(took >= 1000 && !mod_loaded(MOD),
+		"the unload waited for the delayed releases, and 5 s later all is well");
+}
+
 static void test_unload(void)
 {
-	int fd = dev_open(DEV(0), O_RDONLY);
+	int fd = open_dev(DEV(0), O_RDONLY);
 
 	ktap_eq(mod_unload(MOD), -EWOULDBLOCK, "unload while a device is open is refused");
 	ktap_ok(path_exists(DEV(0)), "and the device stays");
 	close(fd);
-	ktap_eq(mod_unload(MOD), 0, "unload after the last close");
+	test_unload_releases();
 	ktap_ok(!path_exists(DEV(0)) && !path_exists(DEV(3)) &&
 		!path_exists("/sys/class/lkmkit"), "the nodes and the class are gone");
 	ktap_eq(mod_load(MOD, NULL), 0, "load again with defaults");
@@ -597,7 +855,7 @@ static void test_unload(void)
 
 int main(void)
 {
-	ktap_begin("lkm_chardev", 116);
+	ktap_begin("lkm_chardev", 138);
 	test_parameters();
 	test_nodes();
 	test_file_semantics();
@@ -606,6 +864,11 @@ int main(void)
 	test_faults();
 	test_big_transfer();
 	test_stress();
+	test_shared_writes(false);
+	test_shared_writes(true);
+	test_shared_reads(false);
+	test_shared_reads(true);
+	test_killable();
 	test_unload();
 	return ktap_end();
 }

@@ -30,16 +30,6 @@ static bool in_proc_modules(void)
 	       strstr(mods, MOD " ");
 }
 
-/* A load that must fail: errno, one explaining line, nothing left loaded. */
-static void refused(const char *params, const char *why)
-{
-	kmsg_mark();
-	ktap_eq(mod_load(MOD, params), -EINVAL, "loading with %s gives EINVAL",
-		params);
-	ktap_eq(kmsg_count(why), 1, "dmesg explains %s, once: \"%s\"", params, why);
-	ktap_ok(!mod_loaded(MOD), "nothing left loaded after %s", params);
-}
-
 static void test_defaults(void)
 {
 	kmsg_mark();
@@ -149,18 +139,24 @@ static void test_all_parameters(void)
 static void test_invalid_loads(void)
 {
 	char arg[128];
+	const struct refusal bad[] = {
+		{ "howmany=1000", "howmany must be an integer in 0..64, got '1000'" },
+		{ "howmany=65", "howmany must be an integer in 0..64, got '65'" },
+		{ "howmany=-1", "howmany must be an integer in 0..64, got '-1'" },
+		{ "howmany=lots", "howmany must be an integer in 0..64, got 'lots'" },
+		{ arg, "whom must be 1..64 bytes long, got 65" },
+		{ "whom=", "whom must be 1..64 bytes long, got 0" },
+		{ "whom=a\x01b", "whom must not hold control characters" },
+		{ "ids=1,2,3,4,5,6,7,8,9",
+		  "ids must be up to 8 integers separated by commas, got '1,2,3,4,5,6,7,8,9'" },
+		{ "ids=1,x", "ids must be up to 8 integers separated by commas, got '1,x'" },
+		{ "verbose=maybe", "verbose must be Y, N, 1, 0, on or off, got 'maybe'" },
+	};
 
-	refused("howmany=1000", "howmany must be an integer in 0..64, got '1000'");
-	refused("howmany=65", "got '65'");
-	refused("howmany=-1", "got '-1'");
-	refused("howmany=lots", "got 'lots'");
-	strcpy(arg, "whom=");
+	memcpy(arg, "whom=", 5);
 	memset(arg + 5, 'a', 65);
 	arg[70] = '\0';
-	refused(arg, "whom must be 1..64 bytes long, got 65");
-	refused("whom=", "whom must be 1..64 bytes long, got 0");
-	refused("ids=1,2,3,4,5,6,7,8,9", "can only take 8 arguments");
-	refused("verbose=maybe", "invalid for parameter `verbose'");
+	refused_loads(MOD, bad, ARRAY_SIZE(bad));
 
 	kmsg_mark();
 	ktap_eq(mod_load(MOD, "verbose=1 ids=1,2,3,4,5,6,7,-8"), 0,
@@ -177,7 +173,7 @@ static void test_invalid_loads(void)
 
 int main(void)
 {
-	ktap_begin("lkm_hello", 84);
+	ktap_begin("lkm_hello", 90);
 	test_defaults();
 	test_runtime_writes();
 	test_unload("Goodbye, kernel.");

@@ -35,14 +35,7 @@ size_t huge_len = 1UL << 30;
 
 static int pipe_open(int flags)
 {
-	int fd = open(PIPE, flags | O_CLOEXEC);
-
-	return fd < 0 ? -errno : fd;
-}
-
-static long rw(ssize_t n)
-{
-	return n < 0 ? -errno : n;
+	return open_dev(PIPE, flags);
 }
 
 static int waiting(int fd)
@@ -75,21 +68,18 @@ static long drain(void)
 
 static void test_parameters(void)
 {
-	static const char *const bad[][2] = {
+	static const struct refusal bad[] = {
 		{ "fifo_size=5000",
 		  "fifo_size must be a power of two in 4096..16777216, got '5000'" },
-		{ "fifo_size=2048", "got '2048'" },
-		{ "fifo_size=33554432", "got '33554432'" },
-		{ "fifo_size=big", "got 'big'" },
+		{ "fifo_size=2048",
+		  "fifo_size must be a power of two in 4096..16777216, got '2048'" },
+		{ "fifo_size=33554432",
+		  "fifo_size must be a power of two in 4096..16777216, got '33554432'" },
+		{ "fifo_size=big",
+		  "fifo_size must be a power of two in 4096..16777216, got 'big'" },
 	};
-	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		kmsg_mark();
-		ktap_eq(mod_load(MOD, bad[i][0]), -EINVAL, "load with %s gives EINVAL",
-			bad[i][0]);
-		ktap_ok(kmsg_seen(bad[i][1]), "dmesg explains %s", bad[i][0]);
-	}
+	refused_loads(MOD, bad, ARRAY_SIZE(bad));
 	ktap_ok(!path_exists(PIPE), "refused loads leave no node");
 	ktap_eq(mod_load(MOD, "fifo_size=16777216"), 0, "the largest FIFO (16 MiB) loads");
 	ktap_eq(mod_unload(MOD), 0, "and unloads");
@@ -158,57 +148,17 @@ static void test_basics(void)
  */
 #define ASLEEP_MS 20000
 
-static const long in_read[] = { SYS_read };
-static const long in_write[] = { SYS_write };
-
-struct blocked {
-	int fd;
-	size_t len;
-	bool writer;
-	atomic_int tid;
-	atomic_bool returned;
-	long result;
-	char buf[3 * FIFO];
-};
-
-static void *blocked_io(void *arg)
-{
-	struct blocked *b = arg;
-
-	b->tid = gettid();
-	b->result = rw(b->writer ? write(b->fd, b->buf, b->len) :
-		       read(b->fd, b->buf, b->len));
-	b->returned = true;
-	return NULL;
-}
+/* The blocked thread's buffer. */
+static char bbuf[3 * FIFO];
 
 static pthread_t start(struct blocked *b, int fd, bool writer, size_t len)
 {
-	pthread_t t;
-
-	b->fd = fd;
-	b->writer = writer;
-	b->len = len;
-	b->tid = 0;
-	b->returned = false;
-	if (pthread_create(&t, NULL, blocked_io, b))
-		ktap_bail("pthread_create failed");
-	return t;
+	return blocked_start(b, fd, writer, bbuf, len);
 }
 
-/* Whether the thread got asleep in its read or write, within ASLEEP_MS. */
 static bool asleep(struct blocked *b)
 {
-	long until = now_ms() + ASLEEP_MS;
-
-	while (!b->tid && !b->returned && now_ms() < until)
-		usleep(1000);
-	if (b->tid && wait_asleep(b->tid, b->writer ? in_write : in_read, 1,
-				  until - now_ms()))
-		return true;
-	ktap_diag("the %s thread %s", b->writer ? "writer" : "reader",
-		  b->returned ? "returned" : "did not fall asleep in time");
-	return false;
+	return blocked_asleep(b, ASLEEP_MS);
 }
 
 /*
@@ -274,17 +224,17 @@ static void test_blocking(void)
 	ktap_ok(asleep(&b) && !b.returned, "a read of an empty FIFO blocks");
 	ktap_eq(rw(write(fd, "x", 1)), 1, "a writer writes one byte");
 	pthread_join(t, NULL);
-	ktap_ok(b.result == 1 && b.buf[0] == 'x', "the blocked reader wakes with it");
+	ktap_ok(b.result == 1 && bbuf[0] == 'x', "the blocked reader wakes with it");
 
-	for (i = 0; i < (int)sizeof(b.buf); i++)
-		b.buf[i] = (char)(i % 251);
-	t = start(&b, fd, true, sizeof(b.buf));
+	for (i = 0; i < (int)sizeof(bbuf); i++)
+		bbuf[i] = (char)(i % 251);
+	t = start(&b, fd, true, sizeof(bbuf));
 	ktap_ok(asleep(&b) && !b.returned && waiting(fd) == FIFO,
 		"a 12 KiB write into a 4 KiB FIFO fills it and blocks");
 	got = read_all(fd, buf, sizeof(buf), 1000);
 	pthread_join(t, NULL);
-	ktap_ok(b.result == (long)sizeof(b.buf) && got == (long)sizeof(buf) &&
-		!memcmp(buf, b.buf, sizeof(buf)),
+	ktap_ok(b.result == (long)sizeof(bbuf) && got == (long)sizeof(buf) &&
+		!memcmp(buf, bbuf, sizeof(buf)),
 		"it completes as a reader drains, all 12 KiB in order");
 
 	/* A signal without SA_RESTART interrupts blocked readers and writers. */
@@ -296,7 +246,7 @@ static void test_blocking(void)
 	pthread_join(t, NULL);
 	ktap_eq(b.result, -EINTR, "a signal interrupts a blocked reader with EINTR");
 
-	ktap_eq(rw(write(fd, b.buf, FIFO - 10)), FIFO - 10, "fill all but 10 bytes");
+	ktap_eq(rw(write(fd, bbuf, FIFO - 10)), FIFO - 10, "fill all but 10 bytes");
 	t = start(&b, fd, true, 100);
 	ktap_ok(asleep(&b) && !b.returned && waiting(fd) == FIFO - 10,
 		"a 100-byte write (up to PIPE_BUF) waits for room for all of it");
@@ -310,7 +260,7 @@ static void test_blocking(void)
 	pthread_join(t, NULL);
 	ktap_eq(b.result, -EINTR, "a signal gives it EINTR, none of it written");
 	ktap_eq(drain(), FIFO - 10, "nothing was lost or added");
-	t = start(&b, fd, true, sizeof(b.buf));
+	t = start(&b, fd, true, sizeof(bbuf));
 	ktap_ok(asleep(&b) && !b.returned && waiting(fd) == FIFO,
 		"a 12 KiB write into the empty FIFO stores 4 KiB and waits");
 	interrupt(&b, t);
@@ -331,12 +281,12 @@ static void test_blocking(void)
 		"with SA_RESTART the reader goes back to waiting");
 	n = write(fd, "ok", 2);
 	pthread_join(t, NULL);
-	ktap_ok(n == 2 && b.result == 2 && !memcmp(b.buf, "ok", 2),
+	ktap_ok(n == 2 && b.result == 2 && !memcmp(bbuf, "ok", 2),
 		"and returns the data when it comes");
 
 	memset(buf, 'w', FIFO);
 	ktap_eq(rw(write(fd, buf, FIFO)), FIFO, "fill the FIFO");
-	memset(b.buf, 'r', 100);
+	memset(bbuf, 'r', 100);
 	t = start(&b, fd, true, 100);
 	ktap_ok(interrupt(&b, t) && asleep(&b) && !b.returned,
 		"with SA_RESTART a writer that wrote nothing goes back to waiting");
@@ -349,13 +299,56 @@ static void test_blocking(void)
 }
 
 /*
+ * Faulting small writes, over and over, while another thread watches
+ * FIONREAD and poll: as such a write stores nothing, they must never
+ * report a byte.
+ */
+struct fault_loop {
+	int fd;
+	char *buf;
+	long until;
+	long writes;
+};
+
+static void *faulting_writer(void *arg)
+{
+	struct fault_loop *f = arg;
+
+	while (now_ms() < f->until) {
+		if (write(f->fd, f->buf, 200) >= 0)
+			break;
+		f->writes++;
+	}
+	return NULL;
+}
+
+static void test_no_false_promises(int fd, char *buf)
+{
+	struct fault_loop f = { .fd = fd, .buf = buf, .until = now_ms() + 1500 };
+	long looks = 0, lies = 0;
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, faulting_writer, &f))
+		ktap_bail("pthread_create failed");
+	while (now_ms() < f.until) {
+		lies += waiting(fd) != 0 || (poll_events(fd) & POLLIN);
+		looks++;
+	}
+	pthread_join(t, NULL);
+	ktap_diag("%ld faulting writes, %ld looks at FIONREAD and poll", f.writes, looks);
+	ktap_ok(f.writes > 0 && looks > 0 && !lies,
+		"FIONREAD and poll never report the bytes of a write that faults");
+}
+
+/*
  * A buffer whose second page is inaccessible: a write across the boundary
- * stores exactly the bytes before it and returns their count.
+ * stores exactly the bytes before it and returns their count; a read
+ * across it takes exactly the bytes it could deliver.
  */
 static void test_partial_fault(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	char in[200], *map;
+	char in[200], out[200], *map;
 	int i, fd = pipe_open(O_RDWR | O_NONBLOCK);
 
 	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
@@ -372,6 +365,17 @@ static void test_partial_fault(void)
 	ktap_ok(waiting(fd) == 100 && read(fd, in, sizeof(in)) == 100 &&
 		!memcmp(in, map + pg - 100, 100),
 		"and stored exactly those 100 bytes");
+
+	for (i = 0; i < (int)sizeof(in); i++)
+		in[i] = (char)('a' + i % 26);
+	ktap_eq(rw(write(fd, in, sizeof(in))), sizeof(in), "write 200 bytes");
+	ktap_eq(rw(read(fd, map + pg - 100, sizeof(in))), 100,
+		"a read of 200 bytes into a buffer faulting after 100 returns 100");
+	ktap_ok(!memcmp(map + pg - 100, in, 100) && waiting(fd) == 100,
+		"it took exactly those 100 bytes: FIONREAD says 100 are left");
+	ktap_ok(read(fd, out, sizeof(out)) == 100 && !memcmp(out, in + 100, 100),
+		"the other 100 follow, in order");
+	test_no_false_promises(fd, map + pg - 100);
 	munmap(map, 2 * pg);
 	close(fd);
 }
@@ -665,7 +669,7 @@ static void test_unload(void)
 
 int main(void)
 {
-	ktap_begin("lkm_misc", 88);
+	ktap_begin("lkm_misc", 97);
 	test_parameters();
 	test_basics();
 	test_blocking();

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,11 +17,6 @@
 #define MESSAGE DIR "/message"
 #define STATS DIR "/stats"
 #define RECORDS DIR "/records"
-
-static long rw(ssize_t n)
-{
-	return n < 0 ? -errno : n;
-}
 
 /* Reads fd to its end through reads of `chunk` bytes; returns the length. */
 static long slurp_fd(int fd, char *buf, size_t size, size_t chunk)
@@ -77,20 +73,16 @@ static long stat_value(const char *key)
 
 static void test_parameters(void)
 {
-	static const char *const bad[][2] = {
+	static const struct refusal bad[] = {
 		{ "max_message=0", "max_message must be an integer in 1..1048576, got '0'" },
-		{ "max_message=1048577", "got '1048577'" },
+		{ "max_message=1048577",
+		  "max_message must be an integer in 1..1048576, got '1048577'" },
 		{ "records=-1", "records must be an integer in 0..1000000, got '-1'" },
-		{ "records=1000001", "got '1000001'" },
+		{ "records=1000001",
+		  "records must be an integer in 0..1000000, got '1000001'" },
 	};
-	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		kmsg_mark();
-		ktap_eq(mod_load(MOD, bad[i][0]), -EINVAL, "load with %s gives EINVAL",
-			bad[i][0]);
-		ktap_ok(kmsg_seen(bad[i][1]), "dmesg explains %s", bad[i][0]);
-	}
+	refused_loads(MOD, bad, ARRAY_SIZE(bad));
 	ktap_ok(!path_exists(DIR), "refused loads leave nothing in /proc");
 }
 
@@ -131,6 +123,10 @@ static void test_message(void)
 	fd = open(MESSAGE, O_RDONLY);
 	ktap_ok(lseek(fd, 6, SEEK_SET) == 6 && read(fd, buf, 64) == 3 && buf[2] == '?',
 		"reads at an offset after lseek");
+	ktap_ok(lseek(fd, 2, SEEK_SET) == 2 && lseek(fd, 3, SEEK_CUR) == 5 &&
+		read(fd, buf, 64) == 4 && buf[0] == '!' && buf[3] == '?',
+		"SEEK_CUR moves on from the position");
+	ktap_eq(rw(lseek(fd, 0, SEEK_END)), -EINVAL, "SEEK_END is refused with EINVAL");
 	close(fd);
 	ktap_ok(put_message("hello\n", 6) == 6, "write \"hello\\n\"");
 	fd = open(MESSAGE, O_WRONLY | O_APPEND);
@@ -282,9 +278,50 @@ static bool records_are(long total, size_t chunk)
 	return ok && n == 0 && line == total && !have;
 }
 
+/*
+ * Copies a whole file with sendfile(2) into a tmpfs file, and reads the
+ * copy into buf: its length, or -errno.
+ */
+static long sendfile_copy(const char *path, char *buf, size_t size)
+{
+	static const char copy[] = "/tmp/lkm_procfs.copy";
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	int out = open(copy, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	long total = 0, ret;
+	ssize_t n = 0;
+
+	if (in < 0 || out < 0) {
+		ret = -errno;
+	} else {
+		while ((n = sendfile(out, in, NULL, 1 << 20)) > 0)
+			total += n;
+		ret = n < 0 ? -errno : rw(pread(out, buf, size, 0)) == total ? total : -EIO;
+	}
+	close(in);
+	close(out);
+	unlink(copy);
+	return ret;
+}
+
+/* sendfile(2) gives what read(2) gives. */
+static bool sendfile_ok(const char *path)
+{
+	static char by_read[1 << 16], by_sendfile[1 << 16];
+	long n = slurp(path, by_read, sizeof(by_read), sizeof(by_read));
+	long m = sendfile_copy(path, by_sendfile, sizeof(by_sendfile));
+
+	if (n != m)
+		ktap_diag("%s: read gives %ld bytes, sendfile %ld", path, n, m);
+	return n > 0 && n == m && !memcmp(by_read, by_sendfile, n);
+}
+
 static void test_records(void)
 {
 	static char buf[2 << 20];
+
+	ktap_ok(sendfile_ok(RECORDS), "sendfile copies records, as read does");
+	ktap_ok(put_message("sent\n", 5) == 5 && sendfile_ok(MESSAGE),
+		"sendfile copies the message, as read does");
 
 	ktap_ok(records_are(100, 4096), "records lists exactly records 0..99, one per line");
 	ktap_ok(records_are(100, 5), "the same through 5-byte reads");
@@ -401,7 +438,7 @@ static void test_unload_with_readers(void)
 
 int main(void)
 {
-	ktap_begin("lkm_procfs", 75);
+	ktap_begin("lkm_procfs", 83);
 	test_parameters();
 	test_message();
 	test_stats();

@@ -75,6 +75,17 @@ bool ktap_int_eq(long got, long want, const char *fmt, ...)
 	return cond;
 }
 
+void ktap_skip(const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	ktap_ok(true, "# SKIP %s", why);
+}
+
 void ktap_diag(const char *fmt, ...)
 {
 	va_list ap;
@@ -141,6 +152,42 @@ bool mod_loaded(const char *name)
 
 	snprintf(path, sizeof(path), "/sys/module/%s", name);
 	return path_exists(path);
+}
+
+void refused_loads(const char *module, const struct refusal *bad, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		kmsg_mark();
+		ktap_eq(mod_load(module, bad[i].params), -EINVAL,
+			"loading %s with %.60s gives EINVAL", module, bad[i].params);
+		ktap_eq(kmsg_count(bad[i].why), 1, "dmesg says why, once: \"%s\"",
+			bad[i].why);
+		ktap_ok(!mod_loaded(module), "nothing stays loaded after %.60s",
+			bad[i].params);
+	}
+}
+
+long rw(ssize_t n)
+{
+	return n < 0 ? -errno : n;
+}
+
+int open_dev(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	ssize_t n = write(fd, buf, len);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
 }
 
 /*
@@ -229,6 +276,15 @@ const char *kmsg_since_mark(bool *lost)
 	return kmsg_text ? kmsg_text : "";
 }
 
+bool kmsg_wait(const char *text, long ms)
+{
+	long until = now_ms() + ms;
+
+	while (!kmsg_seen(text) && now_ms() < until)
+		usleep(10 * 1000);
+	return kmsg_seen(text);
+}
+
 bool kmsg_seen(const char *needle)
 {
 	return kmsg_count(needle) > 0;
@@ -269,15 +325,13 @@ int file_read(const char *path, char *buf, size_t size)
 
 int file_write(const char *path, const char *text)
 {
-	ssize_t n;
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int ret, fd = open_dev(path, O_WRONLY);
 
 	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	n = n < 0 ? -errno : 0;
+		return fd;
+	ret = write_all(fd, text, strlen(text));
 	close(fd);
-	return n;
+	return ret;
 }
 
 long file_long(const char *path)
@@ -375,11 +429,12 @@ static bool in_syscall(const char *dir, const long *nrs, size_t n)
 	return false;
 }
 
-static bool asleep_in(pid_t tid, const long *nrs, size_t n)
+static bool blocked_in(pid_t tid, const char *states, const long *nrs, size_t n)
 {
 	char dir[64], path[96], buf[1024], *p;
 
-	snprintf(dir, sizeof(dir), "/proc/self/task/%d", (int)tid);
+	/* /proc/TID is there for every thread, of this process or another. */
+	snprintf(dir, sizeof(dir), "/proc/%d", (int)tid);
 	if (!in_syscall(dir, nrs, n))
 		return false;
 	snprintf(path, sizeof(path), "%s/stat", dir);
@@ -387,7 +442,7 @@ static bool asleep_in(pid_t tid, const long *nrs, size_t n)
 		return false;
 	/* "tid (comm) S ...": the name may hold anything, even ") ". */
 	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || p[2] != 'S')
+	if (!p || p[1] != ' ' || !p[2] || !strchr(states, p[2]))
 		return false;
 	/* Still the same call: it did not return and sleep in the next. */
 	return in_syscall(dir, nrs, n);
@@ -395,12 +450,60 @@ static bool asleep_in(pid_t tid, const long *nrs, size_t n)
 
 bool wait_asleep(pid_t tid, const long *nrs, size_t n, long ms)
 {
+	return wait_blocked(tid, "S", nrs, n, ms);
+}
+
+bool wait_blocked(pid_t tid, const char *states, const long *nrs, size_t n,
+		  long ms)
+{
 	long until = now_ms() + ms;
 
-	while (!asleep_in(tid, nrs, n)) {
+	while (!blocked_in(tid, states, nrs, n)) {
 		if (now_ms() >= until)
 			return false;
 		usleep(2 * 1000);
 	}
 	return true;
+}
+
+static void *blocked_io(void *arg)
+{
+	struct blocked *b = arg;
+
+	b->tid = gettid();
+	b->result = rw(b->writer ? write(b->fd, b->buf, b->len) :
+		       read(b->fd, b->buf, b->len));
+	b->returned = true;
+	return NULL;
+}
+
+pthread_t blocked_start(struct blocked *b, int fd, bool writer, char *buf,
+			size_t len)
+{
+	pthread_t t;
+
+	b->fd = fd;
+	b->writer = writer;
+	b->buf = buf;
+	b->len = len;
+	b->tid = 0;
+	b->returned = false;
+	if (pthread_create(&t, NULL, blocked_io, b))
+		ktap_bail("pthread_create failed");
+	return t;
+}
+
+bool blocked_asleep(struct blocked *b, long ms)
+{
+	static const long in_read[] = { SYS_read }, in_write[] = { SYS_write };
+	long until = now_ms() + ms;
+
+	while (!b->tid && !b->returned && now_ms() < until)
+		usleep(1000);
+	if (b->tid && wait_asleep(b->tid, b->writer ? in_write : in_read, 1,
+				  until - now_ms()))
+		return true;
+	ktap_diag("the %s thread %s", b->writer ? "writer" : "reader",
+		  b->returned ? "returned" : "did not fall asleep in time");
+	return false;
 }

@@ -11,6 +11,8 @@
 #define LKMTEST_H
 
 #include <stdbool.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,6 +26,8 @@ void ktap_begin(const char *suite, int planned);
 /* Records one check; returns cond so callers can stop early on failure. */
 bool ktap_ok(bool cond, const char *fmt, ...) __printf(2, 3);
 void ktap_diag(const char *fmt, ...) __printf(1, 2);
+/* Records a check that cannot run here, saying why: "ok N # SKIP why". */
+void ktap_skip(const char *fmt, ...) __printf(1, 2);
 /* Prints the fail count and returns the exit status for main(). */
 int ktap_end(void);
 /*
@@ -46,6 +50,25 @@ int mod_unload(const char *name);
 bool mod_loaded(const char *name);
 
 /*
+ * Loads that must be refused: for each of the n, loading module with
+ * params gives EINVAL, the kernel log holds the module's own line saying
+ * why exactly once, and nothing stays loaded (three results each).
+ */
+struct refusal {
+	const char *params;
+	const char *why;
+};
+
+void refused_loads(const char *module, const struct refusal *bad, size_t n);
+
+/* A system call's result as a value: what it returned, or -errno. */
+long rw(ssize_t n);
+/* open(2), close-on-exec: the descriptor or -errno. */
+int open_dev(const char *path, int flags);
+/* Writes all len bytes in one write(2): 0, -errno, or -EIO when short. */
+int write_all(int fd, const void *buf, size_t len);
+
+/*
  * Kernel log: mark the current end, then look for text printed since.
  * kmsg_seen() and kmsg_count() bail out when the kernel overwrote records
  * logged since the mark before they were read: an answer from a partial
@@ -59,8 +82,13 @@ int kmsg_count(const char *needle);
  * were overwritten before they could be read (the oldest go first).
  */
 const char *kmsg_since_mark(bool *lost);
+/* Waits up to ms for text to appear in the kernel log since the mark. */
+bool kmsg_wait(const char *text, long ms);
 
-/* Whole-file helpers: 0 or -errno; file_read NUL-terminates. */
+/*
+ * Whole-file helpers: 0 or -errno; file_read NUL-terminates, file_write
+ * takes a short write for a failure (-EIO).
+ */
 int file_read(const char *path, char *buf, size_t size);
 int file_write(const char *path, const char *text);
 long file_long(const char *path);
@@ -78,6 +106,25 @@ int as_nobody(int (*fn)(void *arg), void *arg);
 /* A short-lived worker pool: runs fn(i, arg) in n threads and joins them. */
 void run_threads(int n, void *(*fn)(void *), void *args, size_t argsize);
 
+/*
+ * A thread blocked in one read(2) or write(2) of len bytes of buf, for
+ * tests that wait for it to sleep, then signal or free it.
+ */
+struct blocked {
+	int fd;
+	bool writer;
+	char *buf;
+	size_t len;
+	atomic_int tid;			/* set as the thread starts */
+	atomic_bool returned;
+	long result;			/* what the call returned, or -errno */
+};
+
+pthread_t blocked_start(struct blocked *b, int fd, bool writer, char *buf,
+			size_t len);
+/* Whether the thread got asleep in its call within ms (it says why not). */
+bool blocked_asleep(struct blocked *b, long ms);
+
 /* Monotonic milliseconds, for bounded loops. */
 long now_ms(void);
 
@@ -88,5 +135,11 @@ long now_ms(void);
  * wake-up could still slip by unnoticed.
  */
 bool wait_asleep(pid_t tid, const long *nrs, size_t n, long ms);
+/*
+ * The same for any thread of any process, in any of the states given
+ * ("S", "D", "SD": D is where killable waits sleep).
+ */
+bool wait_blocked(pid_t tid, const char *states, const long *nrs, size_t n,
+		  long ms);
 
 #endif /* LKMTEST_H */
