@@ -9,7 +9,9 @@
  * capacity. Each device has a rw_semaphore: a write holds it exclusively
  * for the whole call, so no reader sees half of it, while readers share it.
  * File operations take it killably: a copy stuck on a user page fault
- * (say, a buffer on a hung FUSE mount) can hold it a long time.
+ * (say, a buffer on a hung FUSE mount) can hold it a long time. (Threads
+ * sharing the stuck writer's open file wait first for the VFS's file
+ * position lock, which is not killable, as on a regular file.)
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -78,6 +80,13 @@ static struct chardev *chardevs[MAX_DEVICES];
  * The first count is init's own, dropped by the teardown.
  */
 static atomic_t unreleased = ATOMIC_INIT(1);
+
+/*
+ * A loading module's devices can be opened before init returns; should
+ * init then fail, it would wait for that file's close and free the module
+ * under it. So no open succeeds until every device is there.
+ */
+static bool ready;
 static DECLARE_COMPLETION(all_released);
 
 static void chardev_clear(struct chardev *d)
@@ -110,6 +119,9 @@ static int chardev_open(struct inode *inode, struct file *file)
 {
 	struct chardev *d = container_of(inode->i_cdev, struct chardev, cdev);
 
+	/* Pairs with the release in init: a device seen ready is whole. */
+	if (!smp_load_acquire(&ready))
+		return -ENXIO;
 	file->private_data = d;
 	/*
 	 * A regular file's position is updated atomically when threads or
@@ -277,6 +289,7 @@ static long chardev_ioctl_stats(struct chardev *d, void __user *uarg,
 	};
 	size_t n = min(usize, sizeof(st));
 
+	BUILD_BUG_ON(sizeof(st) < LKM_CHARDEV_STATS_SIZE_VER0);
 	if (usize < LKM_CHARDEV_STATS_SIZE_VER0)
 		return -EINVAL;
 	if (copy_to_user(uarg, &st, n))
@@ -405,8 +418,8 @@ static ssize_t stat_show(struct device *dev, struct device_attribute *attr,
 
 #define CHARDEV_STAT_ATTR(_name, _index)				\
 	static struct dev_ext_attribute dev_attr_stat_##_name = {	\
-		__ATTR(_name, 0444, stat_show, NULL),			\
-		(void *)(unsigned long)(_index)				\
+		.attr = __ATTR(_name, 0444, stat_show, NULL),		\
+		.var = (void *)(unsigned long)(_index),			\
 	}
 
 CHARDEV_STAT_ATTR(opens, STAT_OPENS);
@@ -483,7 +496,7 @@ err_put:
 	return ret;
 }
 
-/* Removes the devices, then waits for the class's and theirs releases. */
+/* Removes the devices, then waits for their releases and the class's. */
 static void lkm_chardev_teardown(int n)
 {
 	while (n--) {
@@ -519,6 +532,8 @@ static int __init lkm_chardev_init(void)
 			return ret;
 		}
 	}
+	/* Every device is added before any open may succeed. */
+	smp_store_release(&ready, true);
 	pr_info("%d device(s) of %d bytes, major %d\n", devices, capacity,
 		MAJOR(first_devt));
 	return 0;

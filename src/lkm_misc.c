@@ -24,11 +24,14 @@
  * spinlock, so that a write of up to PIPE_BUF bytes goes in whole or not
  * at all and a fault never leaves half a write in the FIFO. `fill` counts
  * the bytes put in and not yet taken out: a writer adds after its bytes
- * are in, a reader subtracts after it took them, so it never counts a byte
- * that is not there to read, nor space that is not free. Wait conditions,
- * poll and FIONREAD look at `fill` alone, without a lock: a copy stuck on
- * a page fault must not block them. The wait queues are separate, so that
- * readers wake only writers and writers wake only readers.
+ * are in, a reader subtracts after it took them (release), and each reads
+ * it (acquire) before touching the kfifo, so to the reader `fill` is
+ * never more than the bytes there, and to a writer the room it implies is
+ * never more than the space free. Wait conditions, poll and FIONREAD look
+ * at `fill` alone, without a lock: a copy stuck on a page fault must not
+ * block them; they never count a byte that was not put in whole. The wait
+ * queues are separate, so that readers wake only writers and writers wake
+ * only readers.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -36,11 +39,11 @@
 #include <linux/fs.h>
 #include <linux/init.h>
 #include <linux/kfifo.h>
+#include <linux/limits.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
-#include <linux/limits.h>
 #include <linux/poll.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -65,7 +68,7 @@ static DECLARE_WAIT_QUEUE_HEAD(writers);
 
 static unsigned int fifo_room(void)
 {
-	return kfifo_size(&fifo) - atomic_read(&fill);
+	return kfifo_size(&fifo) - atomic_read_acquire(&fill);
 }
 
 static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
@@ -91,9 +94,11 @@ static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 	 * Only bytes `fill` counts: a writer may be half way through putting
 	 * more in. On a fault this takes only what reached user space.
 	 */
-	ret = kfifo_to_user(&fifo, buf, min_t(size_t, count, atomic_read(&fill)),
+	ret = kfifo_to_user(&fifo, buf,
+			    min_t(size_t, count, atomic_read_acquire(&fill)),
 			    &copied);
-	atomic_sub(copied, &fill);
+	/* The bytes are read before the space is handed back to writers. */
+	atomic_sub_return_release(copied, &fill);
 	mutex_unlock(&read_lock);
 
 	if (!copied)
@@ -110,8 +115,9 @@ static bool fifo_put(const void *data, unsigned int n)
 	spin_lock(&write_lock);
 	room = fifo_room() >= n;
 	if (room) {
-		kfifo_in(&fifo, data, n);
-		atomic_add(n, &fill);
+		WARN_ON_ONCE(kfifo_in(&fifo, data, n) != n);
+		/* The bytes are in before a reader can see them counted. */
+		atomic_add_return_release(n, &fill);
 	}
 	spin_unlock(&write_lock);
 	return room;
