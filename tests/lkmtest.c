@@ -507,3 +507,477 @@ bool blocked_asleep(struct blocked *b, long ms)
 		  b->returned ? "returned" : "did not fall asleep in time");
 	return false;
 }
+
+/*
+ * ---------------------------------------------------------------------
+ * The reliability programs' helpers (see lkmtest.h). Their headers come
+ * here rather than at the top, so that this part stays one block.
+ */
+#include <dirent.h>
+#include <limits.h>
+#include <sys/ioctl.h>
+#include <linux/lkm_chardev.h>
+
+static const char *const hello_files[] = {
+	"/sys/module/lkm_hello/parameters/whom",
+	"/sys/module/lkm_hello/parameters/howmany", NULL
+};
+
+static const char *const chardev_files[] = { "/dev/lkm_chardev0", NULL };
+
+static const char *const chardev_traces[] = {
+	"/dev/lkm_chardev*", "/sys/class/lkmkit", "/proc/devices:lkm_chardev", NULL
+};
+
+static const char *const misc_files[] = { "/dev/lkm_pipe", NULL };
+
+static const char *const misc_traces[] = {
+	"/dev/lkm_pipe", "/sys/class/misc/lkm_pipe", "/proc/misc:lkm_pipe", NULL
+};
+
+static const char *const procfs_files[] = {
+	"/proc/lkm_procfs/message", "/proc/lkm_procfs/stats",
+	"/proc/lkm_procfs/records", NULL
+};
+
+static const char *const procfs_traces[] = { "/proc/lkm_procfs", NULL };
+
+static const char *const workqueue_files[] = {
+	"/proc/lkm_workqueue/submit", "/proc/lkm_workqueue/stats", NULL
+};
+
+static const char *const workqueue_traces[] = {
+	"/proc/lkm_workqueue", "/sys/devices/virtual/workqueue/lkm_workqueue", NULL
+};
+
+static const char *const no_traces[] = { NULL };
+
+static const struct lkm_info lkm_infos[] = {
+	{ "lkm_hello",
+	  "whom=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef howmany=64 verbose=1 ids=1,2,3,4,5,6,7,-8",
+	  hello_files, "/sys/module/lkm_hello/parameters", no_traces },
+	{ "lkm_chardev", "devices=64 capacity=67108864",
+	  chardev_files, "/dev/lkm_chardev0", chardev_traces },
+	{ "lkm_misc", "fifo_size=16777216", misc_files, "/dev/lkm_pipe", misc_traces },
+	{ "lkm_procfs", "max_message=1048576 records=1000000",
+	  procfs_files, "/proc/lkm_procfs", procfs_traces },
+	{ "lkm_workqueue", "count=10000 interval_ms=10",
+	  workqueue_files, "/proc/lkm_workqueue", workqueue_traces },
+};
+
+const struct lkm_info *lkm_info(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(lkm_infos); i++)
+		if (!strcmp(lkm_infos[i].name, name))
+			return &lkm_infos[i];
+	ktap_bail("no module %s in lkmtest.c's lkm_infos", name);
+}
+
+/* Appends an item to the comma-separated list in buf. */
+static void __printf(3, 4) list_add(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len + 3 >= size)
+		return;
+	if (len) {
+		memcpy(buf + len, ", ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/* Whether a line of file path holds word. */
+static bool file_has_word(const char *path, const char *word)
+{
+	static __thread char text[1 << 16];
+
+	return !file_read(path, text, sizeof(text)) && strstr(text, word);
+}
+
+/* Whether /proc/modules lists module name (a line starts with its name). */
+static bool in_proc_modules(const char *name)
+{
+	static __thread char text[1 << 16];
+	size_t len = strlen(name);
+	const char *p = text;
+
+	if (file_read("/proc/modules", text, sizeof(text)))
+		return false;
+	while (p) {
+		if (!strncmp(p, name, len) && p[len] == ' ')
+			return true;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+/* Adds to buf each entry of dir whose name starts with prefix. */
+static void list_prefixed(const char *dir, const char *prefix, char *buf,
+			  size_t size)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, strlen(prefix)))
+			list_add(buf, size, "%s/%s", dir, e->d_name);
+	closedir(d);
+}
+
+const char *lkm_leftovers(const char *name, char *buf, size_t size)
+{
+	const struct lkm_info *m = lkm_info(name);
+	const char *const *t;
+	char path[PATH_MAX], word[64];
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/sys/module/%s", name);
+	if (path_exists(path))
+		list_add(buf, size, "%s", path);
+	if (in_proc_modules(name))
+		list_add(buf, size, "its line of /proc/modules");
+	for (t = m->traces; *t; t++) {
+		const char *colon = strchr(*t, ':');
+		size_t len = strlen(*t);
+
+		if (colon) {
+			snprintf(path, sizeof(path), "%.*s", (int)(colon - *t), *t);
+			if (file_has_word(path, colon + 1))
+				list_add(buf, size, "%s in %s", colon + 1, path);
+		} else if ((*t)[len - 1] == '*') {
+			const char *slash = strrchr(*t, '/');
+
+			snprintf(path, sizeof(path), "%.*s", (int)(slash - *t), *t);
+			snprintf(word, sizeof(word), "%.*s", (int)(len - 2 - (slash - *t)),
+				 slash + 1);
+			list_prefixed(path, word, buf, size);
+		} else if (path_exists(*t)) {
+			list_add(buf, size, "%s", *t);
+		}
+	}
+	return buf;
+}
+
+/* The smoke checks: each returns NULL or what failed. */
+
+static const char *smoke_hello(void)
+{
+	static const char whom[] = "/sys/module/lkm_hello/parameters/whom";
+	char buf[128];
+
+	if (file_write(whom, "smoke\n") || file_read(whom, buf, sizeof(buf)) ||
+	    strcmp(buf, "smoke\n"))
+		return "whom=smoke does not read back";
+	if (file_write("/sys/module/lkm_hello/parameters/howmany", "3") ||
+	    file_long("/sys/module/lkm_hello/parameters/howmany") != 3)
+		return "howmany=3 does not read back";
+	if (file_write("/sys/module/lkm_hello/parameters/howmany", "65") != -EINVAL)
+		return "howmany=65 is not refused with EINVAL";
+	return NULL;
+}
+
+static const char *smoke_chardev(void)
+{
+	static const char text[] = "lkmkit smoke\n";
+	const char *why = NULL;
+	char buf[64];
+	__u64 size = 1;
+	int fd = open("/dev/lkm_chardev0", O_RDWR | O_TRUNC | O_CLOEXEC);
+
+	if (fd < 0)
+		return "cannot open /dev/lkm_chardev0 with O_TRUNC";
+	if (write(fd, text, sizeof(text) - 1) != sizeof(text) - 1)
+		why = "a write is not stored whole";
+	else if (pread(fd, buf, sizeof(buf), 0) != sizeof(text) - 1 ||
+		 memcmp(buf, text, sizeof(text) - 1))
+		why = "what was written does not read back";
+	else if (ioctl(fd, LKM_CHARDEV_GET_SIZE, &size) || size != sizeof(text) - 1)
+		why = "LKM_CHARDEV_GET_SIZE is not the size written";
+	else if (file_long("/sys/class/lkmkit/lkm_chardev0/size") != sizeof(text) - 1)
+		why = "sysfs size is not the size written";
+	else if (ioctl(fd, LKM_CHARDEV_CLEAR) || ioctl(fd, LKM_CHARDEV_GET_SIZE, &size) ||
+		 size)
+		why = "LKM_CHARDEV_CLEAR does not empty it";
+	else if (read(fd, buf, sizeof(buf)) != 0)
+		why = "a read after CLEAR is not end of file";
+	close(fd);
+	return why;
+}
+
+static const char *smoke_misc(void)
+{
+	const char *why = NULL;
+	char buf[4096];
+	int n = -1, fd = open("/dev/lkm_pipe", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return "cannot open /dev/lkm_pipe";
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;	/* what an earlier user left */
+	if (write(fd, "smoke", 5) != 5)
+		why = "a 5-byte write is not stored whole";
+	else if (ioctl(fd, FIONREAD, &n) || n != 5)
+		why = "FIONREAD is not the 5 bytes waiting";
+	else if (read(fd, buf, sizeof(buf)) != 5 || memcmp(buf, "smoke", 5))
+		why = "the 5 bytes do not read back";
+	else if (read(fd, buf, sizeof(buf)) != -1 || errno != EAGAIN)
+		why = "a read of the empty FIFO with O_NONBLOCK is not EAGAIN";
+	close(fd);
+	return why;
+}
+
+static const char *smoke_procfs(void)
+{
+	static const char msg[] = "/proc/lkm_procfs/message";
+	char buf[256], want[64];
+	long records = file_long("/sys/module/lkm_procfs/parameters/records");
+	int fd = open(msg, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	bool wrote = fd >= 0 && write(fd, "smoke", 5) == 5;
+
+	if (fd >= 0)
+		close(fd);
+	if (!wrote)
+		return "a message write is not stored";
+	if (file_read(msg, buf, sizeof(buf)) || strcmp(buf, "smoke"))
+		return "the message does not read back";
+	if (file_key("/proc/lkm_procfs/stats", "message_bytes") != 5)
+		return "stats message_bytes is not 5";
+	if (file_read("/proc/lkm_procfs/records", buf, sizeof(buf)))
+		return "records cannot be read";
+	snprintf(want, sizeof(want), "record 0 of %ld: square 0\n", records);
+	if (records > 0 ? strncmp(buf, want, strlen(want)) : buf[0] != '\0')
+		return "records does not start as documented";
+	return NULL;
+}
+
+static const char *smoke_workqueue(void)
+{
+	static const char stats[] = "/proc/lkm_workqueue/stats";
+	long until = now_ms() + 30000, done = file_key(stats, "completed");
+
+	if (done < 0)
+		return "cannot read stats";
+	if (file_write("/proc/lkm_workqueue/submit", "10"))
+		return "submitting 10 jobs fails";
+	while (file_key(stats, "in_flight") != 0 && now_ms() < until)
+		usleep(10 * 1000);
+	if (file_key(stats, "completed") != done + 10)
+		return "the 10 jobs did not complete in 30 s";
+	return NULL;
+}
+
+const char *lkm_smoke(const char *name, char *buf, size_t size)
+{
+	static const struct {
+		const char *name;
+		const char *(*fn)(void);
+	} smokes[] = {
+		{ "lkm_hello", smoke_hello },
+		{ "lkm_chardev", smoke_chardev },
+		{ "lkm_misc", smoke_misc },
+		{ "lkm_procfs", smoke_procfs },
+		{ "lkm_workqueue", smoke_workqueue },
+	};
+	const char *why = "no smoke check for it in lkmtest.c";
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(smokes); i++)
+		if (!strcmp(smokes[i].name, name))
+			why = smokes[i].fn();
+	if (!why)
+		return NULL;
+	snprintf(buf, size, "%s: %s", name, why);
+	return buf;
+}
+
+long mem_free_total_kb(void)
+{
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	long pages = 0, n, kb = file_key("/proc/meminfo", "MemFree");
+	char line[256];
+
+	if (!f || kb < 0)
+		ktap_bail("cannot read /proc/zoneinfo or /proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %ld", &n) == 1)
+			pages += n;
+	fclose(f);
+	return kb + pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+int slab_usage_read(struct slab_usage *u)
+{
+	FILE *f = fopen("/proc/slabinfo", "r");
+	char line[512];
+
+	if (!f)
+		return -errno;
+	u->n = 0;
+	u->bytes = 0;
+	while (fgets(line, sizeof(line), f) && u->n < SLAB_CACHES_MAX) {
+		struct slab_cache *c = &u->cache[u->n];
+		long total;
+
+		if (sscanf(line, "%47s %ld %ld %ld", c->name, &c->objs, &total,
+			   &c->size) != 4)
+			continue;	/* the two header lines */
+		/*
+		 * The debug kernel's bookkeeping follows every other allocation,
+		 * and debugobjects refills its pool in its own time.
+		 */
+		if (!strncmp(c->name, "kmemleak_", 9) ||
+		    !strcmp(c->name, "debug_objects_cache"))
+			continue;
+		u->bytes += c->objs * c->size;
+		u->n++;
+	}
+	fclose(f);
+	return 0;
+}
+
+int slab_grown(const struct slab_usage *a, const struct slab_usage *b,
+	       long tol, char *buf, size_t size)
+{
+	int i, j, n = 0;
+
+	buf[0] = '\0';
+	for (j = 0; j < b->n; j++) {
+		long before = 0;
+
+		for (i = 0; i < a->n; i++)
+			if (!strcmp(a->cache[i].name, b->cache[j].name))
+				before = a->cache[i].objs;
+		if (b->cache[j].objs - before <= tol)
+			continue;
+		list_add(buf, size, "%s +%ld", b->cache[j].name,
+			 b->cache[j].objs - before);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Shrinks every slab cache: frees its empty slabs, and on a KASAN kernel
+ * takes its objects out of the quarantine, which holds freed objects back
+ * (up to 1/32 of memory) and would count them as in use.
+ */
+static void slab_shrink_all(void)
+{
+	char path[300];
+	struct dirent *e;
+	DIR *d = opendir("/sys/kernel/slab");
+
+	while (d && (e = readdir(d))) {
+		/* Merged caches' aliases are symbolic links to the one cache. */
+		if (e->d_name[0] == '.' || e->d_type != DT_DIR)
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", e->d_name);
+		file_write(path, "1");
+	}
+	if (d)
+		closedir(d);
+}
+
+void mem_settle(long max_ms)
+{
+	static struct slab_usage u;
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	long until = now_ms() + max_ms, last = -1;
+
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		sync();
+		file_write("/proc/sys/vm/drop_caches", "3");
+		slab_shrink_all();
+		if (slab_usage_read(&u))
+			break;
+		/* Stable: less than 16 KiB freed in the last half second. */
+		if (last >= 0 && u.bytes > last - 16384)
+			break;
+		last = u.bytes;
+		if (now_ms() >= until)
+			break;
+		usleep(500 * 1000);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void kmsg_open(struct kmsg_reader *r)
+{
+	if (r->fd > 0)
+		close(r->fd);
+	r->fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (r->fd < 0 || lseek(r->fd, 0, SEEK_END) < 0)
+		ktap_bail("cannot read /dev/kmsg: %s", strerror(errno));
+	r->len = 0;
+	if (r->text)
+		r->text[0] = '\0';
+	r->lost = false;
+}
+
+const char *kmsg_read(struct kmsg_reader *r, bool *lost)
+{
+	char rec[8192];
+	ssize_t n;
+
+	for (;;) {
+		char *msg, *end;
+		size_t len;
+
+		n = read(r->fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE) {
+			r->lost = true;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		msg++;
+		end = strchr(msg, '\n');
+		if (end)
+			*end = '\0';
+		len = strlen(msg);
+		if (r->len + len + 2 > r->size) {
+			size_t size = r->size ? r->size : 1 << 16;
+			char *text;
+
+			while (r->len + len + 2 > size)
+				size *= 2;
+			text = realloc(r->text, size);
+			if (!text)
+				ktap_bail("no memory for %zu bytes of kernel log", size);
+			r->text = text;
+			r->size = size;
+		}
+		memcpy(r->text + r->len, msg, len);
+		r->len += len;
+		r->text[r->len++] = '\n';
+		r->text[r->len] = '\0';
+	}
+	if (lost)
+		*lost = r->lost;
+	return r->text ? r->text : "";
+}
+
+void kmsg_close(struct kmsg_reader *r)
+{
+	if (r->fd > 0)
+		close(r->fd);
+	free(r->text);
+	memset(r, 0, sizeof(*r));
+}

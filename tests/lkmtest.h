@@ -143,3 +143,99 @@ bool wait_blocked(pid_t tid, const char *states, const long *nrs, size_t n,
 		  long ms);
 
 #endif /* LKMTEST_H */
+
+#ifndef LKMTEST_RELIABILITY_H
+#define LKMTEST_RELIABILITY_H
+
+/*
+ * ---------------------------------------------------------------------
+ * What the reliability programs share (tests/faults.c, cycles.c, fuzz.c,
+ * trinity.c). They run one thread per module: every helper below may be
+ * called from several threads at once, each busy with its own module.
+ */
+
+/* What the programs know of each module. */
+struct lkm_info {
+	const char *name;
+	/* Its parameters at their largest, for load/unload cycles. */
+	const char *largest;
+	/* Its files for the ioctl fuzzer (NULL-terminated); trinity's victim. */
+	const char *const *files;
+	const char *victim;
+	/*
+	 * What a load creates besides /sys/module/<name>, for lkm_leftovers():
+	 * "/dir/prefix*" (an entry of /dir whose name starts with prefix),
+	 * "/path" (exists), "/file:word" (a line of file holds word).
+	 */
+	const char *const *traces;
+};
+
+/* The entry of module name; bails out for a module it does not know. */
+const struct lkm_info *lkm_info(const char *name);
+
+/*
+ * What module name left behind once unloaded or refused: its
+ * /sys/module and /proc/modules entries, /dev nodes, /proc and /sys
+ * entries, class, /proc/devices and /proc/misc lines. "" when nothing;
+ * else a list in buf.
+ */
+const char *lkm_leftovers(const char *name, char *buf, size_t size);
+
+/*
+ * A short functional check of loaded module name, as README.md documents
+ * it: NULL when it works, else what did not (in buf).
+ */
+const char *lkm_smoke(const char *name, char *buf, size_t size);
+
+/*
+ * Free memory in KiB, with the pages freed to per-CPU lists (MemFree
+ * leaves them out until they drain): MemFree plus /proc/zoneinfo's
+ * pagesets.
+ */
+long mem_free_total_kb(void);
+
+/* Slab usage, from /proc/slabinfo. */
+#define SLAB_CACHES_MAX 1024
+struct slab_usage {
+	int n;
+	long bytes;			/* objects in use times their size */
+	struct slab_cache {
+		char name[48];
+		long objs, size;
+	} cache[SLAB_CACHES_MAX];
+};
+
+/* Fills u; 0 or -errno. The caches of kmemleak and debugobjects are left out. */
+int slab_usage_read(struct slab_usage *u);
+/*
+ * The caches holding more than tol objects more in b than in a, as
+ * "name +N" in buf; returns how many.
+ */
+int slab_grown(const struct slab_usage *a, const struct slab_usage *b,
+	       long tol, char *buf, size_t size);
+/*
+ * Lets freed memory come back before it is measured: drops clean caches,
+ * shrinks every slab cache (which empties KASAN's quarantine of it) and
+ * waits, for up to max_ms, until slab usage stops falling (RCU and the
+ * debug kernel's delayed kobject releases free seconds late).
+ */
+void mem_settle(long max_ms);
+
+/*
+ * A kernel log reader of one thread's own (kmsg_mark() and friends share
+ * one): kmsg_open() starts at the current end, kmsg_read() returns every
+ * message logged since, one a line, and *lost whether some were
+ * overwritten unread. kmsg_open() on an open reader starts it again.
+ */
+struct kmsg_reader {
+	int fd;
+	char *text;
+	size_t len, size;
+	bool lost;
+};
+
+void kmsg_open(struct kmsg_reader *r);
+const char *kmsg_read(struct kmsg_reader *r, bool *lost);
+void kmsg_close(struct kmsg_reader *r);
+
+#endif /* LKMTEST_RELIABILITY_H */
