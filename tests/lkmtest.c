@@ -741,17 +741,20 @@ static const char *smoke_procfs(void)
 	static const char msg[] = "/proc/lkm_procfs/message";
 	char buf[256], want[64];
 	long records = file_long("/sys/module/lkm_procfs/parameters/records");
+	long max = file_long("/sys/module/lkm_procfs/parameters/max_message");
+	/* "smoke", or as much of it as max_message lets the message hold. */
+	int len = max > 0 && max < 5 ? (int)max : 5;
 	int fd = open(msg, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	bool wrote = fd >= 0 && write(fd, "smoke", 5) == 5;
+	bool wrote = fd >= 0 && write(fd, "smoke", len) == len;
 
 	if (fd >= 0)
 		close(fd);
 	if (!wrote)
 		return "a message write is not stored";
-	if (file_read(msg, buf, sizeof(buf)) || strcmp(buf, "smoke"))
+	if (file_read(msg, buf, sizeof(buf)) || strncmp(buf, "smoke", len) || buf[len])
 		return "the message does not read back";
-	if (file_key("/proc/lkm_procfs/stats", "message_bytes") != 5)
-		return "stats message_bytes is not 5";
+	if (file_key("/proc/lkm_procfs/stats", "message_bytes") != len)
+		return "stats message_bytes is not what was written";
 	if (file_read("/proc/lkm_procfs/records", buf, sizeof(buf)))
 		return "records cannot be read";
 	snprintf(want, sizeof(want), "record 0 of %ld: square 0\n", records);
