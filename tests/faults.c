@@ -17,9 +17,12 @@
  * before. kmemleak (tests/guest-init scans after the program) and the
  * slab counters catch what a failure path forgets to free.
  *
- * Without -s every N is tried. -s MAX tries at most MAX per operation,
- * spread evenly over its allocations (counted first, with fail-nth set past
- * the end): make check stays short, make soak tries them all.
+ * Without -s every N is tried. -s MAX tries at most MAX per operation, of
+ * its allocations (counted first, with fail-nth set past the end): half of
+ * them dense at the start, where init's steps each allocate a little (N =
+ * 1, 2, 4, 8...), and the rest spread evenly over the remainder, where one
+ * call makes many (one device after another), the last allocation
+ * included. make check stays short; make soak tries them all.
  *
  * One thread per module: on the debug kernel every unload sleeps for
  * seconds (DEBUG_KOBJECT_RELEASE), and modules load side by side.
@@ -798,6 +801,19 @@ static const char *outcomes(struct sweep *s, char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * The i-th of tries positions for -s: 1, 2, 4 ... for the first half, then
+ * evenly up to allocs. A position at or below the one before means skip.
+ */
+static long position(long i, long tries, long allocs)
+{
+	long dense = tries / 2, lo = 1L << (dense - 1);
+
+	if (i < dense)
+		return 1L << i;
+	return lo + (i - dense + 1) * (allocs - lo) / (tries - dense);
+}
+
 /* Sweeps one operation; true when every try went as documented. */
 static bool sweep_op(struct sweep *s, const struct op *op)
 {
@@ -817,12 +833,14 @@ static bool sweep_op(struct sweep *s, const struct op *op)
 	/*
 	 * Every N until one is past the last allocation (the count may differ
 	 * from run to run: a bound guards against one that never ends), or
-	 * -s's MAX of them evenly over 1..allocs, both ends included.
+	 * -s's MAX of them (position()).
 	 */
 	sampled = max_tries && s->allocs > max_tries;
 	tries = sampled ? max_tries : 2 * s->allocs + 16;
-	for (i = 0; i < tries; i++) {
-		n = sampled ? 1 + i * (s->allocs - 1) / (tries - 1) : i + 1;
+	for (i = 0, n = 0; i < tries; i++) {
+		if (sampled && position(i, tries, s->allocs) <= n)
+			continue;
+		n = sampled ? position(i, tries, s->allocs) : i + 1;
 		why = try(s, op, n, &fired);
 		tally(s, op, n, fired, why);
 		if (!sampled && !fired)
