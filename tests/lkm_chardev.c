@@ -695,26 +695,6 @@ static int fill_32m(int fd)
 }
 
 /*
- * Free memory in KiB, counting the pages freed to per-CPU lists (which
- * MemFree leaves out until they drain; 7.x keeps many there): MemFree
- * plus every "count:" of /proc/zoneinfo's pagesets.
- */
-static long mem_free_kb(void)
-{
-	FILE *f = fopen("/proc/zoneinfo", "r");
-	long pages = 0, n, kb = file_key("/proc/meminfo", "MemFree");
-	char line[256];
-
-	if (!f || kb < 0)
-		ktap_bail("cannot read /proc/zoneinfo or /proc/meminfo");
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, " count: %ld", &n) == 1)
-			pages += n;
-	fclose(f);
-	return kb + pages * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-/*
  * Free memory once it is past mark_kb (above it or below it), waiting up
  * to 5 s: the kernel folds its per-CPU page counters about once a second.
  */
@@ -723,7 +703,7 @@ static long mem_past(bool above, long mark_kb)
 	long until = now_ms() + 5000, kb;
 
 	do {
-		kb = mem_free_kb();
+		kb = mem_free_total_kb();
 		if (above ? kb > mark_kb : kb < mark_kb)
 			break;
 		usleep(100000);
@@ -744,7 +724,7 @@ static void test_memory_returned(void)
 	long full, after;
 	int fd = open_dev(DEV(0), O_RDWR);
 
-	after = mem_free_kb();
+	after = mem_free_total_kb();
 	ktap_ok(!fill_32m(fd) && dev_size(fd) == 32 << 20, "write 32 MiB to a device");
 	full = mem_past(false, after - MIB24_KB);
 	ktap_eq(ioctl(fd, LKM_CHARDEV_CLEAR), 0, "CLEAR");
@@ -776,7 +756,7 @@ static void test_memory_returned(void)
  */
 static void test_limits(void)
 {
-	long before = mem_free_kb(), after, pg, faults;
+	long before = mem_free_total_kb(), after, pg, faults;
 	bool ok;
 	int fd, fd2;
 
@@ -788,7 +768,7 @@ static void test_limits(void)
 	fd = open_dev(DEV(63), O_RDWR);
 	ok = rw(pwrite(fd, "e", 1, 67108863)) == 1 &&
 	     rw(pwrite(fd, "e", 1, 67108864)) == -ENOSPC && dev_size(fd) == 67108864;
-	after = mem_free_kb();
+	after = mem_free_total_kb();
 	ktap_diag("free: %ld KiB before the load, %ld KiB after it and a write at 64 MiB",
 		  before, after);
 	ktap_ok(ok && before > 0 && after > before - 16384,
@@ -796,10 +776,10 @@ static void test_limits(void)
 
 	/* Each write faults before storing a byte: no page may stay behind. */
 	fd2 = open_dev(DEV(62), O_RDWR);
-	before = mem_free_kb();
+	before = mem_free_total_kb();
 	for (pg = 0, faults = 0; pg < 16384; pg++)
 		faults += rw(pwrite(fd2, bad_ptr, 1, pg * 4096)) == -EFAULT;
-	after = mem_free_kb();
+	after = mem_free_total_kb();
 	ktap_diag("free: %ld KiB before 16384 faulting writes, %ld KiB after",
 		  before, after);
 	ktap_ok(faults == 16384 && dev_size(fd2) == 0 && after > before - 16384,
