@@ -17,10 +17,10 @@
  *  - FIONREAD tells how many bytes are waiting.
  *
  * The kfifo is used as it is designed to be used without a lock: by one
- * reader and one writer at a time. Readers take read_lock, a mutex, as
+ * reader and one writer at a time. Readers take fifo_read_lock, a mutex, as
  * they copy straight from the FIFO to user space (which may sleep on a
  * page fault); a writer first copies its bytes from user space into a
- * bounce buffer, with no lock held, then puts them in under write_lock, a
+ * bounce buffer, with no lock held, then puts them in under fifo_write_lock, a
  * spinlock, so that a write of up to PIPE_BUF bytes goes in whole or not
  * at all and a fault never leaves half a write in the FIFO. `fill` counts
  * the bytes put in and not yet taken out: a writer adds after its bytes
@@ -60,8 +60,8 @@ MODULE_PARM_DESC(fifo_size, "FIFO size in bytes (power of two, 4096..16777216, d
 
 static struct kfifo fifo;
 static void *fifo_buf;
-static DEFINE_MUTEX(read_lock);
-static DEFINE_SPINLOCK(write_lock);
+static DEFINE_MUTEX(fifo_read_lock);
+static DEFINE_SPINLOCK(fifo_write_lock);
 static atomic_t fill;
 static DECLARE_WAIT_QUEUE_HEAD(readers);
 static DECLARE_WAIT_QUEUE_HEAD(writers);
@@ -80,11 +80,11 @@ static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 	if (!count)
 		return 0;
 	for (;;) {
-		if (mutex_lock_interruptible(&read_lock))
+		if (mutex_lock_interruptible(&fifo_read_lock))
 			return -ERESTARTSYS;
 		if (atomic_read(&fill))
 			break;
-		mutex_unlock(&read_lock);
+		mutex_unlock(&fifo_read_lock);
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
 		if (wait_event_interruptible(readers, atomic_read(&fill)))
@@ -99,7 +99,7 @@ static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 			    &copied);
 	/* The bytes are read before the space is handed back to writers. */
 	atomic_sub_return_release(copied, &fill);
-	mutex_unlock(&read_lock);
+	mutex_unlock(&fifo_read_lock);
 
 	if (!copied)
 		return ret;
@@ -112,14 +112,14 @@ static bool fifo_put(const void *data, unsigned int n)
 {
 	bool room;
 
-	spin_lock(&write_lock);
+	spin_lock(&fifo_write_lock);
 	room = fifo_room() >= n;
 	if (room) {
 		WARN_ON_ONCE(kfifo_in(&fifo, data, n) != n);
 		/* The bytes are in before a reader can see them counted. */
 		atomic_add_return_release(n, &fill);
 	}
-	spin_unlock(&write_lock);
+	spin_unlock(&fifo_write_lock);
 	return room;
 }
 
