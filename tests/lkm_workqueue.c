@@ -136,6 +136,8 @@ static void test_counting(void)
 	 */
 	kmsg_mark();
 	ktap_eq(mod_load(MOD, "count=10000"), 0, "load count=10000");
+	/* Under a loaded host the work may not have run yet: let it start. */
+	ktap_ok(kmsg_wait("count=1\n", 20000), "it starts counting");
 	ktap_eq(mod_unload(MOD), 0, "unload in the middle of counting");
 	last = last_count(&lost);
 	ktap_diag("the last count logged before the unload: %ld%s", last,
@@ -271,7 +273,7 @@ static void test_unload_busy(void)
 
 int main(void)
 {
-	ktap_begin("lkm_workqueue", 74);
+	ktap_begin("lkm_workqueue", 75);
 	test_parameters();
 	test_counting();
 	test_ticks();
