@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,16 +254,75 @@ static void test_concurrent_submit(void)
 	ktap_eq(stat_value("completed") - before, 40000, "completed grows by exactly 40000");
 }
 
+/*
+ * The workers must lag behind the submits, whatever the kernel's speed (a
+ * debug kernel's workers keep up with one submitter): while the jobs are
+ * queued, a real-time thread holds each other CPU and the submitter is
+ * real-time too, so no worker runs until the submits are done.
+ */
+static int spinning, spin_stop;	/* only through __atomic builtins */
+
+static void *cpu_hog(void *arg)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(*(int *)arg, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) ||
+	    sched_setscheduler(0, SCHED_FIFO, &sp))
+		ktap_diag("cannot hold CPU %d: %s", *(int *)arg, strerror(errno));
+	__atomic_add_fetch(&spinning, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&spin_stop, __ATOMIC_SEQ_CST))
+		;
+	return NULL;
+}
+
+/* Queues 30000 jobs with no worker running; in_flight after it, or -1. */
+static long submit_held(void)
+{
+	struct sched_param rt = { .sched_priority = 1 }, normal = { 0 };
+	int cpus = sysconf(_SC_NPROCESSORS_ONLN), cpu[64], i, bad = 0;
+	pthread_t t[64];
+	cpu_set_t set, all;
+	long pending;
+
+	if (cpus > 64)
+		cpus = 64;
+	sched_getaffinity(0, sizeof(all), &all);
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	__atomic_store_n(&spinning, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&spin_stop, 0, __ATOMIC_SEQ_CST);
+	bad |= sched_setaffinity(0, sizeof(set), &set) ||
+	       sched_setscheduler(0, SCHED_FIFO, &rt);
+	for (i = 1; i < cpus; i++) {
+		cpu[i] = i;
+		pthread_create(&t[i], NULL, cpu_hog, &cpu[i]);
+	}
+	while (__atomic_load_n(&spinning, __ATOMIC_SEQ_CST) < cpus - 1)
+		usleep(1000);
+	bad |= submit("10000") || submit("10000") || submit("10000");
+	pending = stat_value("in_flight");
+	__atomic_store_n(&spin_stop, 1, __ATOMIC_SEQ_CST);
+	for (i = 1; i < cpus; i++)
+		pthread_join(t[i], NULL);
+	bad |= sched_setscheduler(0, SCHED_OTHER, &normal) ||
+	       sched_setaffinity(0, sizeof(all), &all);
+	return bad ? -1 : pending;
+}
+
 static void test_unload_busy(void)
 {
 	int round, fails = 0;
-	long pending = 0;
+	long pending = 0, p;
 
 	ktap_eq(mod_unload(MOD), 0, "unload");
 	for (round = 0; round < 5; round++) {
 		fails += mod_load(MOD, "interval_ms=10") != 0;
-		fails += submit("10000") || submit("10000") || submit("10000");
-		pending += stat_value("in_flight");
+		p = submit_held();
+		fails += p < 0;
+		pending += p > 0 ? p : 0;
 		fails += mod_unload(MOD) != 0;
 	}
 	ktap_diag("jobs still in flight at the unloads: %ld", pending);
