@@ -8,7 +8,9 @@
 # on stderr. Besides "not ok" lines, these fail: a suite whose results and
 # plan disagree (its program crashed or hung), a program's non-zero exit
 # status, a suite in `expect` that never started, and a log without the
-# guest's final "done" line.
+# guest's final "done" line. A kmemleak line (the guest's scans after each
+# program, where the kernel has kmemleak) is one result: it passes with 0
+# unreferenced objects; the scans' total is said on stderr.
 
 function fail(msg) {
 	printf "FAIL: %s: %s\n", who, msg > "/dev/stderr"
@@ -31,6 +33,17 @@ function close_suite() {
 /^not ok [0-9]+/ { ran++; fail(suite ": " $0); next }
 # A failing program exits non-zero: that is news only when nothing failed.
 /^# lkmkit: exit / { close_suite(); if ($5 != "0" && f == f0) fail($4 ": exit status " $5); next }
+/^# lkmkit: kmemleak scans / { scans = $5; next }
+/^# lkmkit: kmemleak / {
+	close_suite()
+	if ($5 == "0")
+		p++
+	else if ($5 ~ /^[0-9]+$/)
+		fail($4 ": kmemleak: " $5 " unreferenced objects (backtraces in the console log)")
+	else
+		fail($4 ": kmemleak: the scan failed")
+	next
+}
 /^# lkmkit: tainted / { tainted = $4 + 0; next }
 /^# lkmkit: done$/ { done = 1 }
 
@@ -42,5 +55,7 @@ END {
 			fail(want[i] ": no results (test program missing or dead)")
 	if (!done)
 		fail("the guest did not finish its tests")
+	if (scans != "")
+		printf "   %s: kmemleak: %d scans\n", who, scans > "/dev/stderr"
 	print p + 0, f + 0, s + 0, tainted + 0
 }
