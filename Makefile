@@ -12,6 +12,7 @@
 #   make check-compile      build for every kernel of the matrix, boot nothing
 #   make check-next         the next kernel (experimental's): report only
 #   make check-packaging    the packaging stage of make check alone
+#   make soak               the reliability stage at length: hours (README)
 #   make dist, deb, rpm     the source tarball and the packages, in build/
 #   make dkms-install       as root: DKMS builds and installs for KVER
 #   make dkms-uninstall     as root: undoes make dkms-install
@@ -22,7 +23,7 @@ SRC  := $(CURDIR)/src
 VERSION := $(shell cat $(CURDIR)/VERSION)
 
 # Selections for the test targets, passed on to the scripts.
-export KERNELS MODULES
+export KERNELS MODULES LKM_JOBS
 
 .PHONY: all help modules clean distclean check check-compile check-next run install-dkms-src \
 	dist deb rpm dkms-install dkms-uninstall
@@ -74,9 +75,18 @@ dist deb rpm dkms-install dkms-uninstall:
 	KVER=$(KVER) scripts/package $@
 
 # The packaging stage of make check alone: both packages built, linted and
-# proven in a booted Debian 12 system (scripts/e2e). PACKAGING=0 or 1 makes
+# proven in booted Debian 12 and 13 systems (scripts/e2e, tests/releases;
+# RELEASES=trixie runs one). PACKAGING=0 or 1 makes
 # make check skip or run it whatever KERNELS and MODULES say.
-export PACKAGING
+export PACKAGING RELEASES E2E_BOOTS
 .PHONY: check-packaging
 check-packaging:
 	scripts/e2e
+
+# The reliability stage of make check with its soak figures (tests/reliability):
+# 1000 load/unload cycles of every module, a minute of each fuzzer, every
+# allocation of the fault sweeps; KERNELS= and MODULES= narrow it as they do
+# make check. Hours under emulation (README.md, "Reliability").
+.PHONY: soak
+soak:
+	scripts/reliability --soak

@@ -52,8 +52,11 @@ check() {
 not() { ! "$@"; }
 
 # A guest's console log must hold no sign of a kernel problem.
+# The debug kernel's detectors each have their words: KASAN, UBSAN,
+# lockdep (its reports are no WARN, so panic_on_warn lets them pass),
+# debugobjects (ODEBUG) and kmemleak.
 console_clean() {
-	! grep -nE 'BUG:|WARNING:|Oops|KFENCE|Call Trace|Kernel panic|general protection|list_(add|del) corruption|Poison overwritten|Redzone|Object padding' "$1" >&2
+	! grep -nE 'BUG:|WARNING:|Oops|KFENCE|Call Trace|Kernel panic|general protection|list_(add|del) corruption|Poison overwritten|Redzone|Object padding|KASAN|UBSAN|ODEBUG|possible (circular|recursive) locking|inconsistent lock state|irq lock inversion|suspicious RCU usage|lock held when returning|held lock freed|bad unlock balance|unreferenced object|suspected memory leak|blocked for more than' "$1" >&2
 }
 
 # early_crash LOG: the guest kernel died while booting, before any lkmkit
@@ -151,26 +154,48 @@ debian_mirror() {
 # distclean removes it.
 LKM_CACHE=${LKM_CACHE:-/var/cache/lkmkit}
 
+# minbase_copy SUITE DIR: DIR becomes a copy of a pristine `debootstrap
+# --variant=minbase SUITE`, made once (and again after a week) under
+# $LKM_CACHE/minbase/: a suite's build root and the packaging test's
+# system of that release are both copies, so each release is
+# debootstrapped once, not once per use.
+minbase_copy() {
+	local suite=$1 dir=$LKM_CACHE/minbase/$1 mirror
+	mkdir -p "$LKM_CACHE/minbase"
+	(
+		flock 9
+		[ -z "$(find "$dir.ready" -mtime +7 2>/dev/null)" ] || rm -f "$dir.ready"
+		if [ ! -f "$dir.ready" ]; then
+			need_pkgs debootstrap
+			mirror=$(debian_mirror)
+			say "debootstrapping $suite (minbase, about a minute)"
+			rm -rf "$dir"
+			debootstrap --variant=minbase "$suite" "$dir" "$mirror" >"$dir.log" 2>&1 ||
+				{ tail -20 "$dir.log" >&2; exit 1; }
+			touch "$dir.ready"
+		fi
+		rm -rf "$2" && cp -a "$dir" "$2"
+	) 9>"$LKM_CACHE/minbase/$suite.lock"
+}
+
 # suite_root SUITE: prints the path of the suite's chroot, creating or
 # refreshing it first; several runs at once wait for each other.
 suite_root() {
-	local suite=$1 root=$LKM_CACHE/roots/$1 mirror
+	local suite=$1 root=$LKM_CACHE/roots/$1 mirror base
+	# experimental and the backports suites are no full suites: they sit
+	# on top of sid and of their release.
+	base=${suite%-backports}
+	base=${base/experimental/sid}
 	mkdir -p "$LKM_CACHE/roots"
 	(
 		flock 9
 		if [ ! -f "$root/.lkmkit-ready" ]; then
-			need_pkgs debootstrap
 			mirror=$(debian_mirror)
-			say "creating the $suite build root (debootstrap, a few minutes)"
-			rm -rf "$root"
-			# experimental is no full suite: it sits on top of sid.
-			debootstrap --variant=minbase \
-				--include=gcc,make,libc6-dev,sparse,linux-headers-amd64 \
-				"${suite/experimental/sid}" "$root" "$mirror" >"$root.log" 2>&1 ||
-				{ tail -20 "$root.log" >&2; exit 1; }
-			[ "$suite" != experimental ] ||
-				echo "deb $mirror experimental main" \
-					>"$root/etc/apt/sources.list.d/experimental.list"
+			say "creating the $suite build root (a few minutes)"
+			minbase_copy "$base" "$root" || exit 1
+			[ "$suite" = "$base" ] ||
+				echo "deb $mirror $suite main" \
+					>"$root/etc/apt/sources.list.d/$suite.list"
 			refresh_root "$root" "$suite" || exit 1
 		elif [ -n "$(find "$root/.lkmkit-ready" -mmin +1440)" ]; then
 			say "refreshing the $suite build root (once a day)"
@@ -180,30 +205,60 @@ suite_root() {
 	echo "$root"
 }
 
-# Brings a suite root up to date, so that a new kernel in the suite is seen.
+# Brings a suite root up to date, so that a new kernel in the suite is seen:
+# the build tools from the release itself, and from the suite the headers
+# metapackage of every tests/kernels line built in this root.
 refresh_root() {
-	local root=$1 suite=$2
+	local root=$1 suite=$2 headers
+	mapfile -t headers < <(awk -v s="$suite" '$1 !~ /^#/ && $2 == s { print "linux-headers-" $3 }' \
+		"$TOP/tests/kernels" | sort -u)
+	[ ${#headers[@]} -gt 0 ] || headers=(linux-headers-amd64)
 	# The mirror may be a dated snapshot whose Release files have expired.
+	# The downloaded packages stay (autoclean drops those the suite no
+	# longer has): the packaging test of the release installs the same.
 	{
 		in_root "$root" apt-get update -qq -o Acquire::Check-Valid-Until=false &&
 			in_root "$root" env DEBIAN_FRONTEND=noninteractive \
 				apt-get -y -qq upgrade &&
 			in_root "$root" env DEBIAN_FRONTEND=noninteractive \
-				apt-get -y -qq -t "$suite" install linux-headers-amd64
+				apt-get -y -qq --no-install-recommends install gcc make libc6-dev sparse &&
+			in_root "$root" env DEBIAN_FRONTEND=noninteractive \
+				apt-get -y -qq -t "$suite" install "${headers[@]}" &&
+			in_root "$root" apt-get -qq autoclean
 	} >"$root.refresh.log" 2>&1 || { tail -20 "$root.refresh.log" >&2; return 1; }
+	sparse_from_sid "$root" || return 1
 	touch "$root/.lkmkit-ready"
+}
+
+# sparse_from_sid ROOT: newer kernels (7.3 is one) use __typeof_unqual__ under
+# sparse too (compiler_types.h), which the sparse of Debian 13 (0.6.4)
+# cannot parse: each of its errors fails the build. A root whose own sparse
+# fails so runs sid's instead (0.6.5~rc1 today, linked against libc alone),
+# from /usr/local/bin, ahead of /usr/bin in PATH.
+sparse_from_sid() {
+	local root=$1 sid probe=/tmp/lkmkit-typeof-unqual.c out
+	echo 'int f(void) { const int a = 1; return (__typeof_unqual__(a))a; }' >"$root$probe"
+	# sparse exits 0 even on errors: judge by what it prints.
+	out=$(chroot "$root" /usr/bin/sparse "$probe" 2>&1)
+	if ! grep -q error <<<"$out"; then
+		rm -f "$root/usr/local/bin/sparse" "$root$probe"
+		return 0
+	fi
+	sid=$(suite_root sid) || return 1
+	install -m 755 "$sid/usr/bin/sparse" "$root/usr/local/bin/sparse" &&
+		out=$(chroot "$root" /usr/local/bin/sparse "$probe" 2>&1) &&
+		! grep error <<<"$out" >&2 ||
+		{ say "sid's sparse does not run in $root either"; return 1; }
+	rm -f "$root$probe"
 }
 
 # in_root ROOT COMMAND...: runs a command in a chroot with /proc mounted
 # (objtool needs it), unmounting it however the command ends.
+# The mount is the command's own (a mount namespace of its own), so that
+# jobs side by side in one root neither share nor unmount each other's.
 in_root() {
-	local root=$1 ret
-	shift
-	mount -t proc proc "$root/proc" || return 1
-	chroot "$root" "$@"
-	ret=$?
-	umount "$root/proc"
-	return $ret
+	unshare --mount --propagation private sh -c \
+		'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$@"
 }
 
 # ---------------------------------------------------------------- matrix
@@ -247,11 +302,64 @@ check_selection() {
 	modules >/dev/null
 }
 
+# kernel_version ROOT META: the exact version of a matrix line's Debian
+# kernel, read from its headers metapackage without installing anything
+# (a suite's build root is made if it is missing); empty for a kernel the
+# project builds itself.
+kernel_version() {
+	local deps kroot
+	case $1 in
+	build) return 0 ;;
+	host)
+		if pkg_installed "linux-headers-$2"; then
+			deps=$(dpkg-query -W -f='${Depends}' "linux-headers-$2")
+		else
+			deps=$(apt-cache show --no-all-versions "linux-headers-$2" 2>/dev/null |
+				sed -n 's/^Depends: //p')
+		fi
+		;;
+	*)
+		kroot=$(suite_root "$1") || return 1
+		deps=$(chroot "$kroot" dpkg-query -W -f='${Depends}' "linux-headers-$2")
+		;;
+	esac
+	deps=$(grep -o 'linux-headers-[^ ,]*' <<<"$deps" | head -1)
+	echo "${deps#linux-headers-}"
+}
+
+# newer_kernel A B: version A is newer than B, by their upstream part
+# (6.1.0-40-amd64 is 6.1.0, 7.3.4+deb13-amd64 is 7.3.4, 7.4-rc3 is 7.4,
+# older than 7.4.0).
+newer_kernel() {
+	local a=${1%%[-+~]*} b=${2%%[-+~]*}
+	[ "$a" != "$b" ] && [ "$(printf '%s\n%s\n' "$a" "$b" | sort -V | tail -1)" = "$a" ]
+}
+
+# newest_kernel [all]: prints "version name root meta" of the newest
+# kernel by version among the "check" lines that $KERNELS selects, of
+# Debian's generic flavour (meta amd64 or X.Y-amd64; with "all", of any
+# flavour and of every line); the first such line on a tie.
+newest_kernel() {
+	local name root meta v best=
+	while read -r name root meta; do
+		[ "${1:-}" = all ] || [[ $meta =~ ^([0-9.]+-)?amd64$ ]] || continue
+		v=$(kernel_version "$root" "$meta") || return 1
+		[ -n "$v" ] || continue
+		[ -n "$best" ] && ! newer_kernel "$v" "${best%% *}" ||
+			best="$v $name $root $meta"
+	done < <(if [ "${1:-}" = all ]; then KERNELS='' matrix check; else matrix check; fi)
+	[ -n "$best" ] && echo "$best"
+}
+
 # Sets KROOT (filesystem root holding the headers), KVER (exact version),
 # KDIR (headers, inside KROOT), VMLINUZ and KCONFIG for one matrix line,
-# installing the packages it needs first.
+# installing the packages it needs first (building the kernel, for root
+# "build"); and KAPPEND (more of the kernel command line) and KMEM (the
+# guest's memory, MiB).
 kernel_setup() {
-	local root=$2 meta=$3
+	local root=$2 meta=$3 dir
+	KAPPEND=
+	KMEM=1024
 	case $root in
 	host)
 		KROOT=/
@@ -259,18 +367,32 @@ kernel_setup() {
 		KVER=$(dpkg-query -W -f='${Depends}' "linux-headers-$meta" |
 			grep -o 'linux-headers-[^ ,]*' | head -1)
 		KVER=${KVER#linux-headers-}
+		KDIR=/usr/src/linux-headers-$KVER
 		VMLINUZ=/boot/vmlinuz-$KVER
 		KCONFIG=/boot/config-$KVER
+		;;
+	build)
+		dir=$("$TOP/scripts/debug-kernel" "$TOP/tests/$meta.config") || return 1
+		KROOT=/
+		KDIR=$dir/build
+		KVER=$(cat "$KDIR/include/config/kernel.release")
+		VMLINUZ=$dir/bzImage
+		KCONFIG=$KDIR/.config
+		# A KASAN report ends the run as an oops does; every message
+		# reaches the serial console, whatever a test set with dmesg -n;
+		# KASAN's shadow, its quarantine and kmemleak's objects need room.
+		KAPPEND="kasan.fault=panic ignore_loglevel"
+		KMEM=2048
 		;;
 	*)
 		KROOT=$(suite_root "$root") || return 1
 		KVER=$(chroot "$KROOT" dpkg-query -W -f='${Depends}' "linux-headers-$meta" |
 			grep -o 'linux-headers-[^ ,]*' | head -1)
 		KVER=${KVER#linux-headers-}
+		KDIR=/usr/src/linux-headers-$KVER
 		[ -n "$KVER" ] && kernel_image "$KROOT" "$KVER" || return 1
 		;;
 	esac
-	KDIR=/usr/src/linux-headers-$KVER
 	[ -n "$KVER" ] && [ -d "$KROOT$KDIR" ] && [ -f "$VMLINUZ" ] || {
 		say "kernel $1: no headers or image for linux-headers-$meta ($KVER)"
 		return 1
@@ -285,25 +407,32 @@ kernel_image() {
 	local root=$1 kver=$2 dir=$LKM_CACHE/kernels/$2 pkgs deb
 	VMLINUZ=$dir/usr/lib/modules/$kver/vmlinuz
 	KCONFIG=$dir/usr/lib/modules/$kver/config
-	if [ ! -f "$VMLINUZ" ]; then
-		pkgs="linux-binary-$kver linux-base-$kver"
-		chroot "$root" apt-cache show "linux-binary-$kver" >/dev/null 2>&1 ||
-			pkgs="linux-image-$kver"
-		rm -rf "$root/tmp/kernel-debs" "$dir"
-		mkdir -p "$root/tmp/kernel-debs" "$dir"
-		# shellcheck disable=SC2086
-		chroot "$root" sh -c "cd /tmp/kernel-debs && apt-get download -qq -o APT::Sandbox::User=root $pkgs" >&2 ||
-			{ say "cannot download $pkgs"; return 1; }
-		for deb in "$root"/tmp/kernel-debs/*.deb; do
-			dpkg -x "$deb" "$dir"
-		done
-		rm -rf "$root/tmp/kernel-debs"
-		# The older layout: /boot/vmlinuz-KVER and /boot/config-KVER.
-		mkdir -p "$(dirname "$VMLINUZ")"
-		[ -f "$VMLINUZ" ] || ln -sf "$dir/boot/vmlinuz-$kver" "$VMLINUZ"
-		[ -f "$KCONFIG" ] || ln -sf "$dir/boot/config-$kver" "$KCONFIG"
-	fi
-	[ -f "$VMLINUZ" ]
+	[ -f "$VMLINUZ" ] && return
+	mkdir -p "$LKM_CACHE/kernels"
+	# Jobs side by side may want the same kernel: one fetches it.
+	(
+		flock 9
+		if [ ! -f "$VMLINUZ" ]; then
+			pkgs="linux-binary-$kver linux-base-$kver"
+			chroot "$root" apt-cache show "linux-binary-$kver" >/dev/null 2>&1 ||
+				pkgs="linux-image-$kver"
+			rm -rf "$dir"
+			mkdir -p "$dir"
+			# Into the root's apt cache, where they stay: the packaging test's
+			# system of the same release installs this kernel from there.
+			# shellcheck disable=SC2086
+			chroot "$root" sh -c "cd /var/cache/apt/archives && apt-get download -qq -o APT::Sandbox::User=root $pkgs" >&2 ||
+				{ say "cannot download $pkgs"; exit 1; }
+			for deb in $pkgs; do
+				dpkg -x "$(ls "$root/var/cache/apt/archives/${deb}"_*.deb | tail -1)" "$dir" ||
+					exit 1
+			done
+			# The older layout: /boot/vmlinuz-KVER and /boot/config-KVER.
+			mkdir -p "$(dirname "$VMLINUZ")"
+			[ -f "$VMLINUZ" ] || ln -sf "$dir/boot/vmlinuz-$kver" "$VMLINUZ"
+			[ -f "$KCONFIG" ] || ln -sf "$dir/boot/config-$kver" "$KCONFIG"
+		fi
+	) 9>"$LKM_CACHE/kernels/$kver.lock" && [ -f "$VMLINUZ" ]
 }
 
 # ---------------------------------------------------------------- building
@@ -312,7 +441,7 @@ kernel_image() {
 # quietly skip sparse without it; Debian's headers lack the script.
 provide_checker_valid() {
 	local srctree
-	srctree=$(sed -n 's/^include \(.*\)\/Makefile$/\1/p' "$KROOT$KDIR/Makefile" | head -1)
+	srctree=$(sed -n 's/^include \(\/.*\)\/Makefile$/\1/p' "$KROOT$KDIR/Makefile" | head -1)
 	srctree=$KROOT${srctree:-$KDIR}
 	if grep -q checker-valid.sh "$srctree/Makefile" &&
 		[ ! -e "$srctree/scripts/checker-valid.sh" ]; then
@@ -348,13 +477,17 @@ build_modules() {
 	rm -rf "$tree"
 }
 
-# Builds the in-guest test programs as static binaries into $BUILD/tests/.
+# build_tests [DIR]: builds the in-guest test programs as static binaries
+# into DIR (by default $BUILD/tests/):
+# every tests/*.c but the helpers' lkmtest.c, that is each module's tests
+# (lkm_<module>.c) and the reliability programs (scripts/reliability).
 build_tests() {
-	local t out=$BUILD/tests
+	local t out=${1:-$BUILD/tests}
 	# A program that fails to build must not be replaced by its last build.
 	rm -rf "$out"
 	mkdir -p "$out"
-	for t in "$TOP"/tests/lkm_*.c; do
+	for t in "$TOP"/tests/*.c; do
+		[ "$t" != "$TOP/tests/lkmtest.c" ] || continue
 		gcc -static -O2 -Wall -Wextra -Werror -pthread \
 			-DLKMKIT_VERSION="\"$VERSION\"" -I"$TOP/include/uapi" \
 			-o "$out/$(basename "$t" .c)" "$t" "$TOP/tests/lkmtest.c" ||
@@ -364,11 +497,12 @@ build_tests() {
 
 # ---------------------------------------------------------------- booting
 
-# Packs $1 (an initramfs file) from the modules in $2/, the test programs,
-# busybox and the guest's init, which reads its job from the kernel command
-# line (lkmkit.mode=check|run|demo, lkmkit.modules=a,b).
+# Packs $1 (an initramfs file) from the modules in $2/, the test programs
+# in $3/ (by default $BUILD/tests/; "" for none), busybox and the guest's
+# init, which reads its job from the kernel command line
+# (lkmkit.mode=check|reliability|plant|run|demo, lkmkit.modules=a,b).
 pack_initramfs() {
-	local img=$1 kos=$2 dir
+	local img=$1 kos=$2 tests=${3-$BUILD/tests} dir
 	dir=$(dirname "$img")/initramfs
 	rm -rf "$dir"
 	mkdir -p "$dir"/{bin,dev,proc,sys,tmp,tests,lib/modules/lkmkit}
@@ -376,7 +510,7 @@ pack_initramfs() {
 	cp "$TOP/tests/guest-init" "$dir/init"
 	chmod 755 "$dir/init"
 	cp "$kos"/*.ko "$dir/lib/modules/lkmkit/"
-	cp "$BUILD"/tests/lkm_* "$dir/tests/"
+	[ -z "$tests" ] || cp "$tests"/* "$dir/tests/"
 	(cd "$dir" && find . | cpio -o -H newc --quiet | gzip -1) >"$img"
 }
 
@@ -388,7 +522,7 @@ boot_cmdline() {
 	cmd+=" slub_debug=FZPU"
 	grep -q '^CONFIG_KFENCE=y' "$KCONFIG" 2>/dev/null &&
 		cmd+=" kfence.sample_interval=10"
-	echo "$cmd"
+	echo "$cmd${KAPPEND:+ $KAPPEND}"
 }
 
 # qemu_boot INITRAMFS APPEND [QEMU ARGS...]: boots the kernel of kernel_setup,
@@ -396,7 +530,57 @@ boot_cmdline() {
 qemu_boot() {
 	local initrd=$1 append=$2
 	shift 2
-	${BOOT_TIMEOUT:+timeout "$BOOT_TIMEOUT"} qemu-system-x86_64 -m 1024 -smp 2 -no-reboot -nodefaults \
+	${BOOT_TIMEOUT:+timeout "$BOOT_TIMEOUT"} qemu-system-x86_64 -m "${KMEM:-1024}" -smp 2 -no-reboot -nodefaults \
 		-kernel "$VMLINUZ" -initrd "$initrd" \
 		-append "$(boot_cmdline) $append" "$@"
+}
+
+# ---------------------------------------------------------------- lanes
+
+# Jobs run side by side, at most $LKM_JOBS at a time (by default two per
+# CPU): a guest under emulation keeps a CPU busy only part of the time
+# (its tests sleep, the debug kernel's delayed kobject releases and
+# kmemleak's scans wait, udev settles), and so do apt and dkms. A job is
+# a shell function run in a subshell; what it says goes to its log, shown
+# whole, under its name and time, when it ends; its results join ours.
+LKM_JOBS=${LKM_JOBS:-$((2 * $(nproc)))}
+declare -A job_of=()
+
+# job NAME COMMAND...: starts COMMAND as job NAME once a lane is free.
+job() {
+	local name=$1 dir=$BUILD/jobs/${1// /-}
+	shift
+	while [ ${#job_of[@]} -ge "$LKM_JOBS" ]; do job_reap; done
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	(
+		passed=0 failed=0 skipped=0 start=$SECONDS
+		"$@"
+		echo "$passed $failed $skipped $((SECONDS - start))" >"$dir/counts"
+	) >"$dir/log" 2>&1 </dev/null &
+	job_of[$!]=$name
+}
+
+# job_reap: waits for a job to end, shows its log and counts its results.
+job_reap() {
+	local pid name p f s t dir
+	wait -n -p pid
+	name=${job_of[$pid]}
+	unset "job_of[$pid]"
+	dir=$BUILD/jobs/${name// /-}
+	if read -r p f s t <"$dir/counts" 2>/dev/null; then
+		say "== $name: $p passed, $f failed ($((t / 60)) min $((t % 60)) s)"
+	else
+		p=0 f=1 s=0
+		say "== $name: FAIL: the job died (log: $dir/log)"
+	fi
+	cat "$dir/log" >&2
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((${skipped:-0} + s))
+}
+
+# jobs_wait: waits for every job started.
+jobs_wait() {
+	while [ ${#job_of[@]} -gt 0 ]; do job_reap; done
 }
