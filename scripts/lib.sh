@@ -95,15 +95,31 @@ pkg_installed() {
 	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }
 
-# Installs the named Debian packages that are missing (needs root).
+# Installs the named Debian packages that are missing (needs root). Jobs
+# side by side take turns: apt-get update and install lock apt's lists and
+# dpkg, and a second job would fail rather than wait.
 need_pkgs() {
-	local missing=() p log
+	local missing=() p
 	for p in "$@"; do
 		pkg_installed "$p" || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	[ "$(id -u)" -eq 0 ] || die "missing packages (run as root to install): ${missing[*]}"
-	say "installing: ${missing[*]}"
+	mkdir -p "$LKM_CACHE"
+	(
+		flock 9
+		missing=()
+		for p in "$@"; do
+			pkg_installed "$p" || missing+=("$p")
+		done
+		[ ${#missing[@]} -eq 0 ] && exit 0
+		install_pkgs "${missing[@]}"
+	) 9>"$LKM_CACHE/apt.lock" || exit 1
+}
+
+install_pkgs() {
+	local log
+	say "installing: $*"
 	# dpkg's progress is noise in a test run: shown only on failure.
 	log=$(mktemp)
 	if [ -z "${LKM_APT_UPDATED:-}" ]; then
@@ -112,8 +128,8 @@ need_pkgs() {
 		export LKM_APT_UPDATED=1
 	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
-		--no-install-recommends "${missing[@]}" </dev/null >"$log" 2>&1 ||
-		{ cat "$log" >&2; rm -f "$log"; die "apt-get install ${missing[*]} failed"; }
+		--no-install-recommends "$@" </dev/null >"$log" 2>&1 ||
+		{ cat "$log" >&2; rm -f "$log"; die "apt-get install $* failed"; }
 	rm -f "$log"
 }
 
