@@ -572,20 +572,30 @@ job() {
 	(
 		passed=0 failed=0 skipped=0 start=$SECONDS
 		"$@"
-		echo "$passed $failed $skipped $((SECONDS - start))" >"$dir/counts"
+		# The CPU time of the job's processes (times' second line).
+		times >"$dir/times"
+		echo "$passed $failed $skipped $((SECONDS - start)) $(cpu_seconds "$dir/times")" \
+			>"$dir/counts"
 	) >"$dir/log" 2>&1 </dev/null &
 	job_of[$!]=$name
 }
 
+# cpu_seconds TIMES: user plus system seconds of the children, from the
+# output of the times builtin ("0m1.250s 0m0.500s" on its second line).
+cpu_seconds() {
+	sed -n 2p "$1" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+		printf "%d\n", t }'
+}
+
 # job_reap: waits for a job to end, shows its log and counts its results.
 job_reap() {
-	local pid name p f s t dir
+	local pid name p f s t c dir
 	wait -n -p pid
 	name=${job_of[$pid]}
 	unset "job_of[$pid]"
 	dir=$BUILD/jobs/${name// /-}
-	if read -r p f s t <"$dir/counts" 2>/dev/null; then
-		say "== $name: $p passed, $f failed ($((t / 60)) min $((t % 60)) s)"
+	if read -r p f s t c <"$dir/counts" 2>/dev/null; then
+		say "== $name: $p passed, $f failed ($((t / 60)) min $((t % 60)) s, CPU $((c / 60)) min $((c % 60)) s)"
 	else
 		p=0 f=1 s=0
 		say "== $name: FAIL: the job died (log: $dir/log)"
