@@ -174,6 +174,51 @@ static bool reap(struct run *runs, int n, long deadline)
 	return !left;
 }
 
+/* How many processes are in process group pgrp (a run's trinity and its children). */
+static int group_size(pid_t pgrp)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	char path[300], stat[512], *p;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (file_read(path, stat, sizeof(stat)))
+			continue;
+		/* pid (comm) state ppid pgrp ...: comm may hold spaces. */
+		p = strrchr(stat, ')');
+		if (p && atol(p + 4 + strcspn(p + 4, " ")) == pgrp)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * Waits, for up to five minutes, until each trinity has forked its
+ * watchdog and a child: its set-up (a few seconds alone, a minute on a
+ * loaded host under emulation) is no fuzzing, and the seconds count from
+ * the end of it.
+ */
+static void wait_fuzzing(struct run *runs, int n)
+{
+	long until = now_ms() + 300 * 1000, start = now_ms();
+	int i, ready;
+
+	do {
+		for (i = 0, ready = 0; i < n; i++)
+			ready += runs[i].done || group_size(runs[i].pid) >= 3;
+		if (ready < n)
+			usleep(200 * 1000);
+	} while (ready < n && now_ms() < until && !reap(runs, n, now_ms()));
+	ktap_diag("trinity: %d of %d fuzzing after %ld ms of set-up", ready, n,
+		  now_ms() - start);
+}
+
 /* Runs them for seconds; true when every one was still going by then. */
 static bool fuzz_all(struct run *runs, int n, long seconds)
 {
@@ -182,6 +227,7 @@ static bool fuzz_all(struct run *runs, int n, long seconds)
 
 	for (i = 0; i < n; i++)
 		start(&runs[i]);
+	wait_fuzzing(runs, n);
 	reap(runs, n, now_ms() + seconds * 1000);
 	for (i = 0; i < n; i++) {
 		early |= runs[i].done;
