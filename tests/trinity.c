@@ -15,8 +15,10 @@
  * group nogroup (65534) and mode 0660, as the package's udev rules give
  * them group lkmkit: nobody is a member; /proc and /sys files keep theirs.
  *
- * The run must end by time, not because trinity saw the kernel tainted;
- * then the module works as documented (lkm_smoke()), unloads and leaves
+ * A run must make system calls and not be stopped by a taint (trinity
+ * stops when it sees one); one that ends early for a reason of trinity's
+ * own (its lock watchdog, impatient on a slow guest) says why and counts
+ * what it did. Then the module works as documented (lkm_smoke()), unloads and leaves
  * nothing. The host judges the console for kernel reports. trinity's own
  * output is /tmp/trinity-<module>.log in the guest; its last lines are
  * shown when something failed.
@@ -143,7 +145,7 @@ struct run {
 	const struct lkm_info *m;
 	pid_t pid;
 	int status;
-	bool done;
+	bool done, early;
 	char log[96];
 };
 
@@ -219,10 +221,9 @@ static void wait_fuzzing(struct run *runs, int n)
 		  now_ms() - start);
 }
 
-/* Runs them for seconds; true when every one was still going by then. */
-static bool fuzz_all(struct run *runs, int n, long seconds)
+/* Runs them for seconds, marking those that ended before. */
+static void fuzz_all(struct run *runs, int n, long seconds)
 {
-	bool early = false;
 	int i;
 
 	for (i = 0; i < n; i++)
@@ -230,7 +231,7 @@ static bool fuzz_all(struct run *runs, int n, long seconds)
 	wait_fuzzing(runs, n);
 	reap(runs, n, now_ms() + seconds * 1000);
 	for (i = 0; i < n; i++) {
-		early |= runs[i].done;
+		runs[i].early = runs[i].done;
 		/* trinity ends its children and says what it did. */
 		if (!runs[i].done)
 			kill(runs[i].pid, SIGINT);
@@ -240,11 +241,10 @@ static bool fuzz_all(struct run *runs, int n, long seconds)
 			if (!runs[i].done)
 				kill(-runs[i].pid, SIGKILL);
 	reap(runs, n, now_ms() + 5000);
-	return !early;
 }
 
-/* Judges one run from its log: true when it ended by time, not by a taint. */
-static bool judge(struct run *r, long seconds, bool all_timed_out, bool killed)
+/* Judges one run from its log: true when it made calls and no taint stopped it. */
+static bool judge(struct run *r, long seconds, bool killed)
 {
 	static char text[1 << 20];
 	long ran;
@@ -255,11 +255,15 @@ static bool judge(struct run *r, long seconds, bool all_timed_out, bool killed)
 	ran = last_figure(text, "Ran ");
 	ktap_diag("figure: trinity %s: %ld system calls in %ld s on %s", r->m->name, ran,
 		  seconds, r->m->victim);
-	ok = ktap_ok(killed && all_timed_out && !strstr(text, "kernel became tainted") &&
-		     ran > 0, "%s: trinity ran %ld s against %s, %ld calls, to the end",
-		     r->m->name, seconds, r->m->victim, ran);
-	if (!ok)
+	ok = ktap_ok(killed && !strstr(text, "kernel became tainted") && ran > 0,
+		     "%s: trinity made %ld calls against %s, no taint stopped it",
+		     r->m->name, ran, r->m->victim);
+	if (!ok || r->early) {
+		if (r->early)
+			ktap_diag("trinity against %s ended before its %ld s:", r->m->victim,
+				  seconds);
 		show_tail(text);
+	}
 	return ok;
 }
 
@@ -275,7 +279,7 @@ static void open_to_group(const char *victim)
 int main(int argc, char **argv)
 {
 	static struct run runs[16];
-	bool all_timed_out, killed;
+	bool killed;
 	char buf[512];
 	const char *why;
 	long seconds;
@@ -299,12 +303,12 @@ int main(int argc, char **argv)
 			ktap_bail("cannot load %s: %s", runs[i].m->name, strerror(-ret));
 		open_to_group(runs[i].m->victim);
 	}
-	all_timed_out = fuzz_all(runs, n, seconds);
+	fuzz_all(runs, n, seconds);
 	killed = kill_nobody();
 	for (i = 0; i < n; i++) {
 		const char *name = runs[i].m->name;
 
-		judge(&runs[i], seconds, all_timed_out, killed);
+		judge(&runs[i], seconds, killed);
 		why = lkm_smoke(name, buf, sizeof(buf));
 		ret = mod_unload(name);
 		if (!why && ret) {
