@@ -1,27 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * trinity - the trinity system-call fuzzer (Debian's package) against the
- * files of each module, SECONDS for every module, all at once: one trinity
- * per module (trinity takes one victim path).
+ * files of every module, SECONDS a run: one run for the modules' devices,
+ * one for each module's directory of /proc or /sys, one after the other.
  *
  *   /tests/trinity SECONDS MODULE...
  *
  * trinity runs as the unprivileged user nobody (65534), every system call
  * but fanotify_init and fanotify_mark (Debian's kernels taint on fanotify
  * permission events by design, and trinity stops at any new taint), with
- * the module's files as its only victims (-V, one path a run: the device,
- * or the module's directory of /proc or /sys) and every other kind of file
- * descriptor off, so that its calls land on them. The device nodes get
- * group nogroup (65534) and mode 0660, as the package's udev rules give
- * them group lkmkit: nobody is a member; /proc and /sys files keep theirs.
+ * a run's files as its only victims (its "pseudo" file descriptors, which
+ * must stay on) and every other kind of file descriptor off, so that its
+ * calls land on them. It takes one victim path (-V), whose walk stays on
+ * one filesystem: the devices' run has copies of the device nodes in one
+ * directory, with group nogroup (65534) and mode 0660, as the package's
+ * udev rules give them group lkmkit (nobody is a member); /proc and /sys
+ * files keep theirs. Runs side by side took minutes to set themselves up
+ * under emulation; one alone takes seconds.
  *
- * A run must make system calls and not be stopped by a taint (trinity
- * stops when it sees one); one that ends early for a reason of trinity's
- * own (its lock watchdog, impatient on a slow guest) says why and counts
- * what it did. Then the module works as documented (lkm_smoke()), unloads and leaves
- * nothing. The host judges the console for kernel reports. trinity's own
- * output is /tmp/trinity-<module>.log in the guest; its last lines are
- * shown when something failed.
+ * A run must hold files of each of its modules open (trinity opens its
+ * victims up front and its calls take those descriptors), make system
+ * calls and not be stopped by a taint (trinity stops when it sees one);
+ * one that ends early for a reason of trinity's own (its lock watchdog,
+ * impatient on a slow guest) says why and counts what it did. Then each
+ * module works as documented (lkm_smoke()), unloads and leaves nothing.
+ * The host judges the console for kernel reports. trinity's own output is
+ * /tmp/trinity-<run>.log in the guest; its last lines are shown when
+ * something failed.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -41,6 +46,8 @@
 
 #define NOBODY 65534
 #define HOME "/tmp/trinity"
+#define VICTIMS "/tmp/trinity-devices"
+#define DEVICE_COPIES 8
 
 /* Every process of user nobody: how many there are. */
 static int nobody_count(void)
@@ -105,9 +112,9 @@ static void child(const char *victim, const char *log)
 	    setgroups(1, &group) || setresgid(NOBODY, NOBODY, NOBODY) ||
 	    setresuid(NOBODY, NOBODY, NOBODY))
 		_exit(126);
-	execle("/bin/trinity", "trinity", "-q", "-l", "off", "-C", "2", "-V", victim,
+	execle("/bin/trinity", "trinity", "-q", "-l", "off", "-C", "4", "-V", victim,
 	       "-x", "fanotify_init", "-x", "fanotify_mark",
-	       "--disable-fds=sockets,pipes,perf,epoll,eventfd,pseudo,timerfd,testfile,memfd,drm",
+	       "--disable-fds=sockets,pipes,perf,epoll,eventfd,timerfd,testfile,memfd,drm",
 	       (char *)NULL, env);
 	_exit(127);
 }
@@ -140,43 +147,38 @@ static void show_tail(const char *text)
 	}
 }
 
-/* One trinity per module, all at once, and what each of them did. */
+/*
+ * A run of trinity: its victim path and the modules whose files are in
+ * it, each with the path prefix its files have in a process's open files.
+ */
 struct run {
-	const struct lkm_info *m;
+	const char *victim;
+	char log[64];
+	int n;
+	const struct lkm_info *mods[16];
+	char held_as[16][96];
+	bool seen[16];
 	pid_t pid;
 	int status;
-	bool done, early;
-	char log[96];
+	bool done;
 };
 
-static void start(struct run *r)
+/* Waits until deadline for the run to end; true when it did. */
+static bool reap(struct run *r, long deadline)
 {
-	snprintf(r->log, sizeof(r->log), "/tmp/trinity-%s.log", r->m->name);
-	r->pid = fork();
-	if (r->pid == 0)
-		child(r->m->victim, r->log);
-	if (r->pid < 0)
-		ktap_bail("fork: %s", strerror(errno));
-}
-
-/* Waits until deadline for the runs still going; true when all ended. */
-static bool reap(struct run *runs, int n, long deadline)
-{
-	int i, left;
-
-	do {
-		for (i = 0, left = 0; i < n; i++) {
-			if (!runs[i].done && waitpid(runs[i].pid, &runs[i].status, WNOHANG) > 0)
-				runs[i].done = true;
-			left += !runs[i].done;
+	while (!r->done) {
+		if (waitpid(r->pid, &r->status, WNOHANG) > 0) {
+			r->done = true;
+			break;
 		}
-		if (left)
-			usleep(100 * 1000);
-	} while (left && now_ms() < deadline);
-	return !left;
+		if (now_ms() >= deadline)
+			break;
+		usleep(100 * 1000);
+	}
+	return r->done;
 }
 
-/* How many processes are in process group pgrp (a run's trinity and its children). */
+/* How many processes are in process group pgrp (trinity and its children). */
 static int group_size(pid_t pgrp)
 {
 	DIR *d = opendir("/proc");
@@ -201,114 +203,188 @@ static int group_size(pid_t pgrp)
 }
 
 /*
- * Waits, for up to five minutes, until each trinity has forked its
- * watchdog and a child: its set-up (a few seconds alone, a minute on a
- * loaded host under emulation) is no fuzzing, and the seconds count from
- * the end of it.
+ * Marks each module of the run that a process of the guest (trinity, its
+ * children: nobody else opens them) has a file of open.
  */
-static void wait_fuzzing(struct run *runs, int n)
+static void victims_held(struct run *r)
 {
-	long until = now_ms() + 300 * 1000, start = now_ms();
-	int i, ready;
-
-	do {
-		for (i = 0, ready = 0; i < n; i++)
-			ready += runs[i].done || group_size(runs[i].pid) >= 3;
-		if (ready < n)
-			usleep(200 * 1000);
-	} while (ready < n && now_ms() < until && !reap(runs, n, now_ms()));
-	ktap_diag("trinity: %d of %d fuzzing after %ld ms of set-up", ready, n,
-		  now_ms() - start);
-}
-
-/* Runs them for seconds, marking those that ended before. */
-static void fuzz_all(struct run *runs, int n, long seconds)
-{
+	char path[528], link[300];
+	struct dirent *p, *f;
+	DIR *d = opendir("/proc"), *fds;
+	ssize_t len;
 	int i;
 
-	for (i = 0; i < n; i++)
-		start(&runs[i]);
-	wait_fuzzing(runs, n);
-	reap(runs, n, now_ms() + seconds * 1000);
-	for (i = 0; i < n; i++) {
-		runs[i].early = runs[i].done;
-		/* trinity ends its children and says what it did. */
-		if (!runs[i].done)
-			kill(runs[i].pid, SIGINT);
+	while (d && (p = readdir(d))) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9' || atoi(p->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		fds = opendir(path);
+		while (fds && (f = readdir(fds))) {
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name, f->d_name);
+			len = readlink(path, link, sizeof(link) - 1);
+			if (len <= 0)
+				continue;
+			link[len] = '\0';
+			for (i = 0; i < r->n; i++)
+				if (!strncmp(link, r->held_as[i], strlen(r->held_as[i])))
+					r->seen[i] = true;
+		}
+		if (fds)
+			closedir(fds);
 	}
-	if (!reap(runs, n, now_ms() + 20000))
-		for (i = 0; i < n; i++)
-			if (!runs[i].done)
-				kill(-runs[i].pid, SIGKILL);
-	reap(runs, n, now_ms() + 5000);
+	if (d)
+		closedir(d);
 }
 
-/* Judges one run from its log: true when it made calls and no taint stopped it. */
-static bool judge(struct run *r, long seconds, bool killed)
+/*
+ * Runs trinity for seconds once it has set itself up: until it has forked
+ * its watchdog and a child (up to five minutes), which is no fuzzing.
+ * Looks five times a second at the files it holds (victims_held()). True when
+ * it was still running at the end, and so stopped by us.
+ */
+static bool fuzz(struct run *r, long seconds)
+{
+	long until = now_ms() + 300 * 1000, start = now_ms(), end;
+	bool ready;
+
+	r->pid = fork();
+	if (r->pid == 0)
+		child(r->victim, r->log);
+	if (r->pid < 0)
+		ktap_bail("fork: %s", strerror(errno));
+	while (!(ready = group_size(r->pid) >= 3) && !reap(r, now_ms()) && now_ms() < until)
+		usleep(200 * 1000);
+	ktap_diag("trinity on %s: %s after %ld ms of set-up", r->victim,
+		  ready ? "fuzzing" : "not fuzzing", now_ms() - start);
+	end = now_ms() + seconds * 1000;
+	while (!r->done && now_ms() < end) {
+		victims_held(r);
+		reap(r, now_ms() + 200 < end ? now_ms() + 200 : end);
+	}
+	if (r->done)
+		return false;
+	/* trinity ends its children and says what it did. */
+	kill(r->pid, SIGINT);
+	if (!reap(r, now_ms() + 20000))
+		kill(-r->pid, SIGKILL);
+	reap(r, now_ms() + 5000);
+	return true;
+}
+
+/*
+ * Judges a run from its log and what it held: true when it had files of
+ * each of its modules open, made calls, and no taint stopped it.
+ */
+static bool judge(struct run *r, long seconds, bool stopped, bool killed)
 {
 	static char text[1 << 20];
+	char missed[256] = "";
 	long ran;
 	bool ok;
+	int i, held = 0;
 
 	text[0] = '\0';
 	file_read(r->log, text, sizeof(text));
 	ran = last_figure(text, "Ran ");
-	ktap_diag("figure: trinity %s: %ld system calls in %ld s on %s", r->m->name, ran,
-		  seconds, r->m->victim);
-	ok = ktap_ok(killed && !strstr(text, "kernel became tainted") && ran > 0,
-		     "%s: trinity made %ld calls against %s, no taint stopped it",
-		     r->m->name, ran, r->m->victim);
-	if (!ok || r->early) {
-		if (r->early)
-			ktap_diag("trinity against %s ended before its %ld s:", r->m->victim,
-				  seconds);
+	for (i = 0; i < r->n; i++) {
+		held += r->seen[i];
+		if (!r->seen[i])
+			snprintf(missed + strlen(missed), sizeof(missed) - strlen(missed), " %s",
+				 r->mods[i]->name);
+	}
+	ktap_diag("figure: trinity: %ld system calls in %ld s on %s", ran, seconds, r->victim);
+	ok = ktap_ok(killed && !strstr(text, "kernel became tainted") && ran > 0 && held == r->n,
+		     "trinity on %s held files of %d of %d modules open, made %ld calls, no taint stopped it%s%s",
+		     r->victim, held, r->n, ran, held < r->n ? "; none of" : "", missed);
+	if (!ok || !stopped) {
+		if (!stopped)
+			ktap_diag("trinity ended before its %ld s:", seconds);
 		show_tail(text);
 	}
 	return ok;
 }
 
-/* The module's device nodes, group nogroup and mode 0660, as udev makes them. */
-static void open_to_group(const char *victim)
+/*
+ * The run a module's files go to: a device, copied into VICTIMS (the
+ * devices' run), with group nogroup and mode 0660, as the package's udev
+ * rules give them group lkmkit; a directory of /proc or /sys, its own.
+ * trinity's walk of its victim path stays on one filesystem, links to
+ * another included, so the devices need copies of their own there.
+ */
+static void add_victim(struct run *runs, int *nruns, const struct lkm_info *m)
 {
-	if (strncmp(victim, "/dev/", 5))
+	bool dev = !strncmp(m->victim, "/dev/", 5);
+	/* main() made runs[0] the devices' run, if there are devices. */
+	struct run *r = dev ? &runs[0] : &runs[(*nruns)++];
+	char *as = r->held_as[r->n], path[128];
+	struct stat st;
+	int i;
+
+	if (stat(m->victim, &st))
+		ktap_bail("no %s: %s", m->victim, strerror(errno));
+	r->mods[r->n++] = m;
+	snprintf(r->log, sizeof(r->log), "/tmp/trinity-%d.log", (int)(r - runs));
+	if (!dev) {
+		r->victim = m->victim;
+		snprintf(as, sizeof(r->held_as[0]), "%s/", m->victim);
 		return;
-	if (chown(victim, 0, NOBODY) || chmod(victim, 0660))
-		ktap_bail("cannot give %s to group %d", victim, NOBODY);
+	}
+	r->victim = VICTIMS;
+	snprintf(as, sizeof(r->held_as[0]), VICTIMS "/%s-", m->name);
+	/*
+	 * trinity opens as many descriptors up front as it has files, each of
+	 * a file it picks at random: copies enough that each device gets some.
+	 */
+	for (i = 0; i < DEVICE_COPIES; i++) {
+		snprintf(path, sizeof(path), "%s%d", as, i);
+		if (mknod(path, S_IFCHR | 0660, st.st_rdev) || chown(path, 0, NOBODY))
+			ktap_bail("cannot make %s: %s", path, strerror(errno));
+	}
 }
 
 int main(int argc, char **argv)
 {
 	static struct run runs[16];
-	bool killed;
+	bool killed, stopped;
 	char buf[512];
 	const char *why;
 	long seconds;
-	int i, n = argc - 2, ret;
+	int i, n = argc - 2, ret, nruns = 0, devices = 0;
 
 	if (argc < 3 || atol(argv[1]) < 1 || n > 16) {
 		fprintf(stderr, "usage: trinity SECONDS MODULE...\n");
 		return 2;
 	}
 	seconds = atol(argv[1]);
-	ktap_begin("trinity", 2 * n);
+	for (i = 0; i < n; i++)
+		devices += !strncmp(lkm_info(argv[i + 2])->victim, "/dev/", 5);
+	ktap_begin("trinity", n + (n - devices) + !!devices);
 	if (access("/bin/trinity", X_OK))
 		ktap_bail("no /bin/trinity in this guest");
 	mkdir(HOME, 0755);
 	if (chown(HOME, NOBODY, NOBODY))
 		ktap_bail("cannot give " HOME " to nobody");
+	if (mkdir(VICTIMS, 0755) && errno != EEXIST)
+		ktap_bail("cannot make " VICTIMS ": %s", strerror(errno));
+	/* The devices' run first, whatever the order of the modules. */
+	if (devices)
+		runs[nruns++].victim = VICTIMS;
 	for (i = 0; i < n; i++) {
-		runs[i].m = lkm_info(argv[i + 2]);
-		ret = mod_load(runs[i].m->name, NULL);
-		if (ret)
-			ktap_bail("cannot load %s: %s", runs[i].m->name, strerror(-ret));
-		open_to_group(runs[i].m->victim);
-	}
-	fuzz_all(runs, n, seconds);
-	killed = kill_nobody();
-	for (i = 0; i < n; i++) {
-		const char *name = runs[i].m->name;
+		const struct lkm_info *m = lkm_info(argv[i + 2]);
 
-		judge(&runs[i], seconds, killed);
+		ret = mod_load(m->name, NULL);
+		if (ret)
+			ktap_bail("cannot load %s: %s", m->name, strerror(-ret));
+		add_victim(runs, &nruns, m);
+	}
+	for (i = 0; i < nruns; i++) {
+		stopped = fuzz(&runs[i], seconds);
+		killed = kill_nobody();
+		judge(&runs[i], seconds, stopped, killed);
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = argv[i + 2];
+
 		why = lkm_smoke(name, buf, sizeof(buf));
 		ret = mod_unload(name);
 		if (!why && ret) {
