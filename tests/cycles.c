@@ -7,10 +7,11 @@
  *   /tests/cycles COUNT MODULE...
  *
  * One thread per module, all cycling at once, after one cycle each that
- * takes first-load effects out of the figures. Tolerances, over all the
- * cycles: no slab cache holds more than COUNT / 2 + 16 objects more (a
- * leak of an object a cycle shows from 33 cycles on: make soak's 1000
- * see it, make check's few leave it to kmemleak), and free memory is no
+ * takes first-load effects out of the figures. After all the cycles, no
+ * more slab objects that module code allocated are live than before
+ * (module_objects(): a leak of one object in any cycle shows, and what
+ * the kernel keeps for itself, a worker thread it started, a file it
+ * frees after an RCU grace period, does not), and free memory is no
  * more than 2 MiB below where it started: each load takes 16 MiB in
  * lkm_misc, 1 MiB in lkm_procfs (its message, which it is given to fill),
  * and is given 4 MiB to hold in lkm_chardev, so that a module which keeps
@@ -141,7 +142,7 @@ int main(int argc, char **argv)
 	static struct slab_usage before, later;
 	static struct cycler c[16];
 	pthread_t tid[16];
-	long free0, free1;
+	long free0, free1, objs0, objs1;
 	char buf[1024];
 	const char *why;
 	int i, n = argc - 2, grown;
@@ -163,6 +164,9 @@ int main(int argc, char **argv)
 	mem_settle(10000);
 	if (slab_usage_read(&before))
 		ktap_bail("cannot read /proc/slabinfo");
+	objs0 = module_objects(buf, sizeof(buf));
+	if (objs0 < 0)
+		ktap_bail("cannot read the slab allocation traces: %s", strerror(-objs0));
 	free0 = mem_free_total_kb();
 	pthread_barrier_wait(&ready);
 	for (i = 0; i < n; i++) {
@@ -178,16 +182,17 @@ int main(int argc, char **argv)
 	if (slab_usage_read(&later))
 		ktap_bail("cannot read /proc/slabinfo");
 	free1 = mem_free_total_kb();
-	grown = slab_grown(&before, &later, count / 2 + 16, buf, sizeof(buf));
-	ktap_ok(!grown, "no slab cache holds more than %ld objects more after the cycles (%s)",
-		count / 2 + 16, grown ? buf : "none");
+	objs1 = module_objects_after(objs0, buf, sizeof(buf));
+	ktap_ok(objs1 >= 0 && objs1 <= objs0,
+		"no more objects allocated by module code are live after the cycles: %ld, %ld before%s%s",
+		objs1, objs0, objs1 > objs0 ? "; " : "", objs1 > objs0 ? buf : "");
 	ktap_ok(free1 > free0 - FREE_TOL_KB,
 		"free memory is back within %d KiB: %ld KiB before, %ld KiB after",
 		FREE_TOL_KB, free0, free1);
 	ktap_diag("figure: cycles: slab %+ld KiB, free memory %+ld KiB after %ld cycles of each",
 		  (later.bytes - before.bytes) / 1024, free1 - free0, count);
-	slab_grown(&before, &later, 4, buf, sizeof(buf));
-	ktap_diag("slab caches with more than 4 objects more: %s", buf[0] ? buf : "none");
+	grown = slab_grown(&before, &later, 4, buf, sizeof(buf));
+	ktap_diag("slab caches with more than 4 objects more: %s", grown ? buf : "none");
 	for (i = 0; i < n; i++) {
 		why = after(c[i].m->name, buf, sizeof(buf));
 		ktap_ok(!why, "%s: works after the cycles, and its unload leaves nothing%s%s",

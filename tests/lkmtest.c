@@ -869,6 +869,109 @@ int slab_grown(const struct slab_usage *a, const struct slab_usage *b,
 	return n;
 }
 
+/* A frame of an alloc_traces line: module code, loaded or gone. */
+static bool module_frame(const char *frame)
+{
+	frame += strspn(frame, " ");
+	return !strncmp(frame, "0x", 2) || strchr(frame, '[');
+}
+
+/*
+ * Adds the live objects of module code in one alloc_traces file to *n,
+ * and their sites to buf; with show, each such site's lines as diagnostics.
+ */
+static int module_objects_in(const char *path, bool show, long *n, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL, site[160] = "", loc[2048] = "";
+	size_t cap = 0, used = 0;
+	long count = 0;
+	bool ours = false;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		bool more = getline(&line, &cap, f) > 0;
+		char *p;
+
+		if (more)
+			line[strcspn(line, "\n")] = '\0';
+		/* "  COUNT SITE age=...", then its stack, a frame a line. */
+		if (!more || (line[0] == ' ' && line[strspn(line, " ")] != '0' &&
+			      strtol(line, &p, 10) > 0 && *p == ' ')) {
+			if (ours) {
+				*n += count;
+				list_add(buf, size, "%ld at %s", count, site);
+				if (show)
+					ktap_diag("%s: %s", path, loc);
+			}
+			if (!more)
+				break;
+			count = strtol(line, &p, 10);
+			p += strspn(p, " ");
+			snprintf(site, sizeof(site), "%.*s", (int)strcspn(p, " "), p);
+			ours = module_frame(site);
+			used = 0;
+		} else if (!ours && module_frame(line)) {
+			ours = true;
+			snprintf(site, sizeof(site), "%s", line + strspn(line, " "));
+		}
+		if (used < sizeof(loc))
+			used += snprintf(loc + used, sizeof(loc) - used, "%s%s", used ? " < " : "",
+					 line + strspn(line, " "));
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+static long module_objects_show(bool show, char *buf, size_t size)
+{
+	char path[300];
+	struct dirent *e;
+	DIR *d = opendir("/sys/kernel/debug/slab");
+	long n = 0;
+	int ret = 0;
+
+	buf[0] = '\0';
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) && !ret) {
+		/*
+		 * vmalloc's own bookkeeping: a vfree leaves the area's object to
+		 * a lazy purge, or keeps it for reuse, with the stack of the
+		 * vmalloc that made it.
+		 */
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "vmap_area"))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/slab/%s/alloc_traces", e->d_name);
+		ret = module_objects_in(path, show, &n, buf, size);
+	}
+	closedir(d);
+	return ret ? ret : n;
+}
+
+long module_objects(char *buf, size_t size)
+{
+	return module_objects_show(false, buf, size);
+}
+
+long module_objects_after(long before, char *buf, size_t size)
+{
+	long n = -1;
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		if (i)
+			sleep(1);
+		mem_settle(10000);
+		n = module_objects(buf, size);
+		if (n <= before)
+			return n;
+	}
+	return n < 0 ? n : module_objects_show(true, buf, size);
+}
+
 /*
  * Shrinks every slab cache: frees its empty slabs, and on a KASAN kernel
  * takes its objects out of the quarantine, which holds freed objects back

@@ -214,6 +214,24 @@ int slab_usage_read(struct slab_usage *u);
 int slab_grown(const struct slab_usage *a, const struct slab_usage *b,
 	       long tol, char *buf, size_t size);
 /*
+ * The slab objects that module code allocated and that are still live:
+ * guests boot with slub_debug=U, so the allocator keeps each object's
+ * allocation stack, and /sys/kernel/debug/slab/<cache>/alloc_traces
+ * groups the live objects by it. A stack holds module code when a frame
+ * names a module ("f+0x1/0x2 [lkm_x]") or is a bare address, code that no
+ * symbol covers any more: a module since unloaded (the guest runs no one
+ * else's). Unlike a cache's total, nothing the kernel does for itself
+ * counts. Returns the count or -errno, and its sites in buf.
+ */
+long module_objects(char *buf, size_t size);
+/*
+ * module_objects() once no more than before are live, or after 10 s of
+ * settling (mem_settle()) if more still are: a free that the kernel
+ * defers (to an RCU grace period, a worker) is no leak. In that case
+ * each site's allocation stack is shown as diagnostics.
+ */
+long module_objects_after(long before, char *buf, size_t size);
+/*
  * Lets freed memory come back before it is measured: drops clean caches,
  * shrinks every slab cache (which empties KASAN's quarantine of it) and
  * waits, for up to max_ms, until slab usage stops falling (RCU and the
