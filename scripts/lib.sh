@@ -59,6 +59,22 @@ console_clean() {
 	! grep -nE 'BUG:|WARNING:|Oops|KFENCE|Call Trace|Kernel panic|general protection|list_(add|del) corruption|Poison overwritten|Redzone|Object padding|KASAN|UBSAN|ODEBUG|possible (circular|recursive) locking|inconsistent lock state|irq lock inversion|suspicious RCU usage|lock held when returning|held lock freed|bad unlock balance|unreferenced object|suspected memory leak|blocked for more than' "$1" >&2
 }
 
+# The stack dumps that fault injection provokes on purpose (failslab's and
+# fail_page_alloc's own, verbose=2, and the allocation-failure warnings
+# that follow an injected failure) are no kernel problem: strip_provoked
+# LOG prints LOG without their dump lines (CPU:, Hardware name:, Call
+# Trace:, the frames, up to </TASK>), one dump for each header line seen
+# (two threads' dumps may follow two headers). Any other line stays, a
+# report printed in between included.
+strip_provoked() {
+	awk '{ msg = $0; sub(/\r$/, "", msg); sub(/^\[ *[0-9.]+\] /, "", msg) }
+		msg ~ /FAULT_INJECTION: forcing a failure|vmalloc error: |page allocation failure: / {
+			dumps++; print; next }
+		dumps && msg ~ /^(CPU: |Tainted: |Hardware name: |Call Trace:| <\/?TASK>$| (\? )?[A-Za-z0-9_.]+\+0x[0-9a-f]+\/0x[0-9a-f]+( \[[A-Za-z0-9_]+\])?$)/ {
+			if (msg ~ /<\/TASK>/) dumps--; next }
+		{ print }' "$1"
+}
+
 # early_crash LOG: the guest kernel died while booting, before any lkmkit
 # module was loaded or test ran: a kernel problem line with no lkm_ line
 # before it. Seen with 7.2 under software emulation ("Oops: int3" in
@@ -367,6 +383,37 @@ newest_kernel() {
 	[ -n "$best" ] && echo "$best"
 }
 
+# has_options KCONFIG OPTION...: the kernel has every option =y ("-": none).
+has_options() {
+	local config=$1 o
+	shift
+	for o in "$@"; do
+		[ "$o" = - ] || grep -qx "$o=y" "$config" || return 1
+	done
+}
+
+# reliability_programs KCONFIG check|soak: the programs of tests/reliability
+# that this kernel has the options for ($PROGRAMS picks some), with their
+# figures of make check or of make soak, as guest-init takes them:
+# NAME:ARG,... ("-s N" for faults' "N"; nothing for "all" or "-").
+reliability_programs() {
+	local name check soak needs arg list=
+	while read -r name check soak needs; do
+		case $name in '' | '#'*) continue ;; esac
+		[ -z "${PROGRAMS:-}" ] || [[ ,$PROGRAMS, == *,$name,* ]] || continue
+		# shellcheck disable=SC2086 # needs is a list
+		has_options "$1" $needs || continue
+		arg=$check
+		[ "$2" = check ] || arg=$soak
+		case $name:$arg in
+		*:all | *:-) arg= ;;
+		faults:*) arg=-s:$arg ;;
+		esac
+		list+=${list:+,}$name${arg:+:$arg}
+	done <"$TOP/tests/reliability"
+	echo "$list"
+}
+
 # Sets KROOT (filesystem root holding the headers), KVER (exact version),
 # KDIR (headers, inside KROOT), VMLINUZ and KCONFIG for one matrix line,
 # installing the packages it needs first (building the kernel, for root
@@ -491,6 +538,32 @@ build_modules() {
 	rm -f "$out"/*.ko
 	cp "$tree"/src/*.ko "$out/"
 	rm -rf "$tree"
+}
+
+# modules_once DIR: build_modules DIR once for the jobs of one make check
+# (the same LKM_RUN) that test one kernel side by side: the first builds
+# and the others, waiting for it, take its modules (or its failure).
+# Without LKM_RUN (a stage script run alone) it builds.
+modules_once() {
+	local dir=$1 stamp=$1/built.run
+	[ -n "${LKM_RUN:-}" ] || { build_modules "$dir"; return; }
+	mkdir -p "$dir"
+	(
+		flock 9
+		case $(cat "$stamp" 2>/dev/null) in
+		"$LKM_RUN ok") exit 0 ;;
+		"$LKM_RUN failed")
+			say "the build for $KVER failed in another job (log: $dir/build.log)"
+			exit 1
+			;;
+		esac
+		if build_modules "$dir"; then
+			echo "$LKM_RUN ok" >"$stamp"
+		else
+			echo "$LKM_RUN failed" >"$stamp"
+			exit 1
+		fi
+	) 9>"$dir/build.lock"
 }
 
 # build_tests [DIR]: builds the in-guest test programs as static binaries
