@@ -325,8 +325,9 @@ static void add_victim(struct run *runs, int *nruns, const struct lkm_info *m)
 	r->mods[r->n++] = m;
 	snprintf(r->log, sizeof(r->log), "/tmp/trinity-%d.log", (int)(r - runs));
 	if (!dev) {
+		/* The directory or a file in it: trinity picks among both. */
 		r->victim = m->victim;
-		snprintf(as, sizeof(r->held_as[0]), "%s/", m->victim);
+		snprintf(as, sizeof(r->held_as[0]), "%s", m->victim);
 		return;
 	}
 	r->victim = VICTIMS;
