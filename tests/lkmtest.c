@@ -877,6 +877,17 @@ static bool module_frame(const char *frame)
 }
 
 /*
+ * A frame of an allocation for the kernel's own pools, which keep what
+ * they take for later calls, whoever's call filled them: the per-CPU
+ * radix tree nodes that idr_preload() (kernfs, for a sysfs file of ours)
+ * sets aside.
+ */
+static bool pool_frame(const char *frame)
+{
+	return strstr(frame, "__radix_tree_preload+");
+}
+
+/*
  * Adds the live objects of module code in one alloc_traces file to *n,
  * and their sites to buf; with show, each such site's lines as diagnostics.
  */
@@ -886,7 +897,7 @@ static int module_objects_in(const char *path, bool show, long *n, char *buf, si
 	char *line = NULL, site[160] = "", loc[2048] = "";
 	size_t cap = 0, used = 0;
 	long count = 0;
-	bool ours = false;
+	bool ours = false, pool = false;
 
 	if (!f)
 		return -errno;
@@ -899,7 +910,7 @@ static int module_objects_in(const char *path, bool show, long *n, char *buf, si
 		/* "  COUNT SITE age=...", then its stack, a frame a line. */
 		if (!more || (line[0] == ' ' && line[strspn(line, " ")] != '0' &&
 			      strtol(line, &p, 10) > 0 && *p == ' ')) {
-			if (ours) {
+			if (ours && !pool) {
 				*n += count;
 				list_add(buf, size, "%ld at %s", count, site);
 				if (show)
@@ -911,10 +922,14 @@ static int module_objects_in(const char *path, bool show, long *n, char *buf, si
 			p += strspn(p, " ");
 			snprintf(site, sizeof(site), "%.*s", (int)strcspn(p, " "), p);
 			ours = module_frame(site);
+			pool = pool_frame(site);
 			used = 0;
-		} else if (!ours && module_frame(line)) {
-			ours = true;
-			snprintf(site, sizeof(site), "%s", line + strspn(line, " "));
+		} else {
+			pool = pool || pool_frame(line);
+			if (!ours && module_frame(line)) {
+				ours = true;
+				snprintf(site, sizeof(site), "%s", line + strspn(line, " "));
+			}
 		}
 		if (used < sizeof(loc))
 			used += snprintf(loc + used, sizeof(loc) - used, "%s%s", used ? " < " : "",

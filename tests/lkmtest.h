@@ -221,7 +221,9 @@ int slab_grown(const struct slab_usage *a, const struct slab_usage *b,
  * names a module ("f+0x1/0x2 [lkm_x]") or is a bare address, code that no
  * symbol covers any more: a module since unloaded (the guest runs no one
  * else's). Unlike a cache's total, nothing the kernel does for itself
- * counts. Returns the count or -errno, and its sites in buf.
+ * counts, nor what its pools keep for later (vmalloc's areas, the nodes
+ * idr_preload() sets aside). Returns the count or -errno, and its sites
+ * in buf.
  */
 long module_objects(char *buf, size_t size);
 /*
