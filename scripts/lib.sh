@@ -626,14 +626,15 @@ qemu_boot() {
 
 # ---------------------------------------------------------------- lanes
 
-# Jobs run side by side, at most $LKM_JOBS at a time (by default three
-# per CPU): a guest under emulation keeps a CPU busy only part of the time
+# Jobs run side by side, at most $LKM_JOBS at a time (by default two per
+# CPU): a guest under emulation keeps a CPU busy only part of the time
 # (its tests sleep, the debug kernel's delayed kobject releases and
-# kmemleak's scans wait, udev settles), and so do apt and dkms; with two
-# per CPU the CPUs were idle a sixth of the time. A job is a shell
-# function run in a subshell; what it says goes to its log, shown whole,
-# under its name and time, when it ends; its results join ours.
-LKM_JOBS=${LKM_JOBS:-$((3 * $(nproc)))}
+# kmemleak's scans wait, udev settles), and so do apt and dkms. Three per
+# CPU were slower: the same run took 29 minutes of CPU instead of 22 to
+# 27, the guests thrashing each other's caches. A job is a shell function
+# run in a subshell; what it says goes to its log, shown whole, under its
+# name and time, when it ends; its results join ours.
+LKM_JOBS=${LKM_JOBS:-$((2 * $(nproc)))}
 declare -A job_of=()
 
 # job NAME COMMAND...: starts COMMAND as job NAME once a lane is free.
