@@ -49,27 +49,40 @@
 #define VICTIMS "/tmp/trinity-devices"
 #define DEVICE_COPIES 8
 
-/* Every process of user nobody: how many there are. */
-static int nobody_count(void)
+/*
+ * Calls fn(pid, arg) for each process of the guest but this one; returns
+ * how many calls returned true.
+ */
+static int each_process(bool (*fn)(const char *pid, void *arg), void *arg)
 {
-	char path[300], buf[2048], *uid;
-	struct dirent *e;
 	DIR *d = opendir("/proc");
+	struct dirent *e;
 	int n = 0;
 
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
-		if (file_read(path, buf, sizeof(buf)))
-			continue;
-		uid = strstr(buf, "\nUid:\t");
-		if (uid && atoi(uid + 6) == NOBODY)
-			n++;
-	}
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && atoi(e->d_name) != getpid())
+			n += fn(e->d_name, arg);
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* A process of user nobody. */
+static bool is_nobody(const char *pid, void *arg)
+{
+	char path[300], buf[2048], *uid;
+
+	(void)arg;
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	if (file_read(path, buf, sizeof(buf)))
+		return false;
+	uid = strstr(buf, "\nUid:\t");
+	return uid && atoi(uid + 6) == NOBODY;
+}
+
+static int nobody_count(void)
+{
+	return each_process(is_nobody, NULL);
 }
 
 /*
@@ -178,69 +191,60 @@ static bool reap(struct run *r, long deadline)
 	return r->done;
 }
 
+/* A process of process group *pgrp. */
+static bool in_group(const char *pid, void *pgrp)
+{
+	char path[300], stat[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if (file_read(path, stat, sizeof(stat)))
+		return false;
+	/* pid (comm) state ppid pgrp ...: comm may hold spaces. */
+	p = strrchr(stat, ')');
+	return p && atol(p + 4 + strcspn(p + 4, " ")) == *(pid_t *)pgrp;
+}
+
 /* How many processes are in process group pgrp (trinity and its children). */
 static int group_size(pid_t pgrp)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	char path[300], stat[512], *p;
-	int n = 0;
-
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if (file_read(path, stat, sizeof(stat)))
-			continue;
-		/* pid (comm) state ppid pgrp ...: comm may hold spaces. */
-		p = strrchr(stat, ')');
-		if (p && atol(p + 4 + strcspn(p + 4, " ")) == pgrp)
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
+	return each_process(in_group, &pgrp);
 }
 
 /*
- * Marks each module of the run that a process of the guest (trinity, its
- * children: nobody else opens them) has a file of open.
+ * Marks each module of run r that process pid (trinity, its children:
+ * nobody else opens them) has a file of open.
  */
-static void victims_held(struct run *r)
+static bool holds_victims(const char *pid, void *run)
 {
+	struct run *r = run;
 	char path[528], link[300];
-	struct dirent *p, *f;
-	DIR *d = opendir("/proc"), *fds;
+	struct dirent *f;
+	DIR *fds;
 	ssize_t len;
 	int i;
 
-	while (d && (p = readdir(d))) {
-		if (p->d_name[0] < '1' || p->d_name[0] > '9' || atoi(p->d_name) == getpid())
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	fds = opendir(path);
+	while (fds && (f = readdir(fds))) {
+		snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, f->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
-		fds = opendir(path);
-		while (fds && (f = readdir(fds))) {
-			snprintf(path, sizeof(path), "/proc/%s/fd/%s", p->d_name, f->d_name);
-			len = readlink(path, link, sizeof(link) - 1);
-			if (len <= 0)
-				continue;
-			link[len] = '\0';
-			for (i = 0; i < r->n; i++)
-				if (!strncmp(link, r->held_as[i], strlen(r->held_as[i])))
-					r->seen[i] = true;
-		}
-		if (fds)
-			closedir(fds);
+		link[len] = '\0';
+		for (i = 0; i < r->n; i++)
+			if (!strncmp(link, r->held_as[i], strlen(r->held_as[i])))
+				r->seen[i] = true;
 	}
-	if (d)
-		closedir(d);
+	if (fds)
+		closedir(fds);
+	return false;
 }
 
 /*
  * Runs trinity for seconds once it has set itself up: until it has forked
  * its watchdog and a child (up to five minutes), which is no fuzzing.
- * Looks five times a second at the files it holds (victims_held()). True when
- * it was still running at the end, and so stopped by us.
+ * Looks five times a second at the files it holds (holds_victims()).
+ * True when it was still running at the end, and so stopped by us.
  */
 static bool fuzz(struct run *r, long seconds)
 {
@@ -258,7 +262,7 @@ static bool fuzz(struct run *r, long seconds)
 		  ready ? "fuzzing" : "not fuzzing", now_ms() - start);
 	end = now_ms() + seconds * 1000;
 	while (!r->done && now_ms() < end) {
-		victims_held(r);
+		each_process(holds_victims, r);
 		reap(r, now_ms() + 200 < end ? now_ms() + 200 : end);
 	}
 	if (r->done)
