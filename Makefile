@@ -13,6 +13,7 @@
 #   make check-next         the next kernel (experimental's): report only
 #   make check-packaging    the packaging stage of make check alone
 #   make soak               the reliability stage at length: hours (README)
+#   make bench              how fast: ratios against the kernel's peers (README)
 #   make dist, deb, rpm     the source tarball and the packages, in build/
 #   make dkms-install       as root: DKMS builds and installs for KVER
 #   make dkms-uninstall     as root: undoes make dkms-install
@@ -90,3 +91,9 @@ check-packaging:
 .PHONY: soak
 soak:
 	scripts/reliability --soak
+
+# The benchmark (scripts/bench): the newest kernel, or those KERNELS=
+# names; build/bench/results.json and build/bench/ratios.png.
+.PHONY: bench
+bench:
+	scripts/bench

@@ -151,7 +151,7 @@ install_pkgs() {
 
 host_tools() {
 	need_pkgs make gcc libc6-dev kmod cpio gzip xz-utils busybox-static \
-		qemu-system-x86 sparse shellcheck tmux "$@"
+		qemu-system-x86 sparse shellcheck tmux gnuplot-nox "$@"
 }
 
 # Prints the path of checkpatch.pl, taken once from Debian's kernel source.
@@ -610,9 +610,14 @@ pack_initramfs() {
 boot_cmdline() {
 	local cmd="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic"
 	cmd+=" softlockup_panic=1 hung_task_panic=1 panic_on_taint=0x20"
-	cmd+=" slub_debug=FZPU"
-	grep -q '^CONFIG_KFENCE=y' "$KCONFIG" 2>/dev/null &&
-		cmd+=" kfence.sample_interval=10"
+	# BOOT_PLAIN (make bench): allocations cost what they cost users.
+	if [ -n "${BOOT_PLAIN:-}" ]; then
+		cmd+=" kfence.sample_interval=0"
+	else
+		cmd+=" slub_debug=FZPU"
+		grep -q '^CONFIG_KFENCE=y' "$KCONFIG" 2>/dev/null &&
+			cmd+=" kfence.sample_interval=10"
+	fi
 	echo "$cmd${KAPPEND:+ $KAPPEND}"
 }
 
