@@ -31,7 +31,8 @@
  * at `fill` alone, without a lock: a copy stuck on a page fault must not
  * block them; they never count a byte that was not put in whole. The wait
  * queues are separate, so that readers wake only writers and writers wake
- * only readers.
+ * only readers, and like a pipe(2), nobody pays for a wakeup when nobody
+ * waits (see wake()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -71,6 +72,20 @@ static unsigned int fifo_room(void)
 	return kfifo_size(&fifo) - atomic_read_acquire(&fill);
 }
 
+/*
+ * Wakes whoever waits on q, and costs next to nothing when nobody does:
+ * the common case of a reader that keeps up. wq_has_sleeper()'s barrier
+ * orders the change of `fill` before the look at the queue; it pairs
+ * with the one a waiter has between joining the queue and testing its
+ * condition (in prepare_to_wait_event(), and in pipe_poll()), so either
+ * the waiter sees the change or we see the waiter.
+ */
+static void wake(struct wait_queue_head *q, __poll_t key)
+{
+	if (wq_has_sleeper(q))
+		wake_up_interruptible_poll(q, key);
+}
+
 static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 			 loff_t *ppos)
 {
@@ -103,7 +118,7 @@ static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 
 	if (!copied)
 		return ret;
-	wake_up_interruptible_poll(&writers, EPOLLOUT | EPOLLWRNORM);
+	wake(&writers, EPOLLOUT | EPOLLWRNORM);
 	return copied;
 }
 
@@ -123,18 +138,27 @@ static bool fifo_put(const void *data, unsigned int n)
 	return room;
 }
 
+/*
+ * Writes of up to this many bytes bounce through the stack rather than an
+ * allocation: most writes to a pipe are small, and for them the kmalloc()
+ * and kfree() cost as much as the rest of the call.
+ */
+#define SMALL_WRITE	128
+
 static ssize_t pipe_write(struct file *file, const char __user *buf,
 			  size_t count, loff_t *ppos)
 {
+	char small[SMALL_WRITE], *bounce = small;
 	size_t done = 0;
-	char *bounce;
 	int ret = 0;
 
 	if (!count)
 		return 0;
-	bounce = kmalloc(min_t(size_t, count, PIPE_BUF), GFP_KERNEL);
-	if (!bounce)
-		return -ENOMEM;
+	if (count > sizeof(small)) {
+		bounce = kmalloc(min_t(size_t, count, PIPE_BUF), GFP_KERNEL);
+		if (!bounce)
+			return -ENOMEM;
+	}
 	while (done < count) {
 		/* fifo_size is at least PIPE_BUF: every step fits once drained. */
 		unsigned int step = min_t(size_t, count - done, PIPE_BUF);
@@ -157,13 +181,14 @@ static ssize_t pipe_write(struct file *file, const char __user *buf,
 		if (ret)
 			break;
 		done += got;
-		wake_up_interruptible_poll(&readers, EPOLLIN | EPOLLRDNORM);
+		wake(&readers, EPOLLIN | EPOLLRDNORM);
 		if (got < step) {
 			ret = -EFAULT;
 			break;
 		}
 	}
-	kfree(bounce);
+	if (bounce != small)
+		kfree(bounce);
 	if (!done)
 		return ret;
 	return done;
@@ -175,6 +200,8 @@ static __poll_t pipe_poll(struct file *file, poll_table *wait)
 
 	poll_wait(file, &readers, wait);
 	poll_wait(file, &writers, wait);
+	/* On the queues before the tests: pairs with the barrier in wake(). */
+	smp_mb();
 	if (atomic_read(&fill))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (fifo_room() >= PIPE_BUF)
