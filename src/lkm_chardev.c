@@ -28,7 +28,10 @@
 #include <linux/module.h>
 #include <linux/rwsem.h>
 #include <linux/sizes.h>
+#include <linux/percpu.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/u64_stats_sync.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/xarray.h>
@@ -57,18 +60,36 @@ enum chardev_stat {
 };
 
 /*
+ * The counters are per CPU, as the kernel keeps hot statistics (network
+ * devices' among them): a shared counter would be one more cache line that
+ * every read and write moves between CPUs.
+ */
+struct chardev_pcpu_stats {
+	u64_stats_t v[NR_STATS];
+	struct u64_stats_sync syncp;
+};
+
+/*
  * One per device, allocated: the cdev and the device are kobjects, whose
  * last reference may be dropped after the module let go of them (with
  * CONFIG_DEBUG_KOBJECT_RELEASE, seconds later), so they must not live in
  * the module's static memory. The device's release frees it all.
+ *
+ * What every read and write touches comes first and starts a cache line
+ * of its own, so that it shares none with the device's kobjects, whose
+ * reference counts change on every open and close.
  */
 struct chardev {
-	struct device dev;
-	struct cdev cdev;
-	struct rw_semaphore lock;	/* guards pages and size */
+	struct rw_semaphore lock ____cacheline_aligned_in_smp;	/* guards pages, size */
 	struct xarray pages;		/* page index -> page, NULL reads as zeros */
 	loff_t size;
-	atomic64_t stats[NR_STATS];
+	struct chardev_pcpu_stats __percpu *stats;
+
+	/* The counters since the last LKM_CHARDEV_RESET_STATS: v - base. */
+	spinlock_t stats_lock ____cacheline_aligned_in_smp;
+	u64 stats_base[NR_STATS];
+	struct device dev;
+	struct cdev cdev;
 };
 
 static dev_t first_devt;
@@ -100,6 +121,65 @@ static void chardev_clear(struct chardev *d)
 	d->size = 0;
 }
 
+/* Counts one call of kind `call` and, unless it is NR_STATS, n bytes. */
+static void chardev_count(struct chardev *d, enum chardev_stat call,
+			  enum chardev_stat bytes, size_t n)
+{
+	struct chardev_pcpu_stats *s = get_cpu_ptr(d->stats);
+
+	u64_stats_update_begin(&s->syncp);
+	u64_stats_inc(&s->v[call]);
+	if (bytes < NR_STATS)
+		u64_stats_add(&s->v[bytes], n);
+	u64_stats_update_end(&s->syncp);
+	put_cpu_ptr(d->stats);
+}
+
+/* Every counter's sum over the CPUs; the caller holds stats_lock. */
+static void chardev_sum(struct chardev *d, u64 sum[NR_STATS])
+{
+	int cpu, i;
+
+	lockdep_assert_held(&d->stats_lock);
+	memset(sum, 0, NR_STATS * sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		const struct chardev_pcpu_stats *s = per_cpu_ptr(d->stats, cpu);
+		u64 v[NR_STATS];
+		unsigned int start;
+
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			for (i = 0; i < NR_STATS; i++)
+				v[i] = u64_stats_read(&s->v[i]);
+		} while (u64_stats_fetch_retry(&s->syncp, start));
+		for (i = 0; i < NR_STATS; i++)
+			sum[i] += v[i];
+	}
+}
+
+/*
+ * The counters as users see them. A reset cannot zero other CPUs'
+ * counters under their feet, so it records where they stood instead:
+ * they only grow, so what was counted since never comes out negative.
+ */
+static void chardev_stats(struct chardev *d, u64 v[NR_STATS])
+{
+	int i;
+
+	spin_lock(&d->stats_lock);
+	chardev_sum(d, v);
+	for (i = 0; i < NR_STATS; i++)
+		v[i] -= d->stats_base[i];
+	spin_unlock(&d->stats_lock);
+}
+
+static void chardev_reset_stats(struct chardev *d)
+{
+	spin_lock(&d->stats_lock);
+	chardev_sum(d, d->stats_base);
+	spin_unlock(&d->stats_lock);
+}
+
 static void lkmkit_released(void)
 {
 	if (atomic_dec_and_test(&unreleased))
@@ -111,6 +191,7 @@ static void chardev_release(struct device *dev)
 	struct chardev *d = container_of(dev, struct chardev, dev);
 
 	chardev_clear(d);
+	free_percpu(d->stats);
 	kfree(d);
 	lkmkit_released();
 }
@@ -137,7 +218,7 @@ static int chardev_open(struct inode *inode, struct file *file)
 		chardev_clear(d);
 		up_write(&d->lock);
 	}
-	atomic64_inc(&d->stats[STAT_OPENS]);
+	chardev_count(d, STAT_OPENS, NR_STATS, 0);
 	return 0;
 }
 
@@ -175,8 +256,7 @@ static ssize_t chardev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	if (count && !done)
 		return -EFAULT;
 	iocb->ki_pos = pos + done;
-	atomic64_inc(&d->stats[STAT_READS]);
-	atomic64_add(done, &d->stats[STAT_BYTES_READ]);
+	chardev_count(d, STAT_READS, STAT_BYTES_READ, done);
 	return done;
 }
 
@@ -252,8 +332,7 @@ static ssize_t chardev_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (!done)
 		return ret;
 	iocb->ki_pos = pos + done;
-	atomic64_inc(&d->stats[STAT_WRITES]);
-	atomic64_add(done, &d->stats[STAT_BYTES_WRITTEN]);
+	chardev_count(d, STAT_WRITES, STAT_BYTES_WRITTEN, done);
 	return done;
 }
 
@@ -280,14 +359,18 @@ static loff_t chardev_llseek(struct file *file, loff_t offset, int whence)
 static long chardev_ioctl_stats(struct chardev *d, void __user *uarg,
 				size_t usize)
 {
-	struct lkm_chardev_stats st = {
-		.opens = atomic64_read(&d->stats[STAT_OPENS]),
-		.reads = atomic64_read(&d->stats[STAT_READS]),
-		.writes = atomic64_read(&d->stats[STAT_WRITES]),
-		.bytes_read = atomic64_read(&d->stats[STAT_BYTES_READ]),
-		.bytes_written = atomic64_read(&d->stats[STAT_BYTES_WRITTEN]),
-	};
+	struct lkm_chardev_stats st;
 	size_t n = min(usize, sizeof(st));
+	u64 v[NR_STATS];
+
+	chardev_stats(d, v);
+	st = (struct lkm_chardev_stats){
+		.opens = v[STAT_OPENS],
+		.reads = v[STAT_READS],
+		.writes = v[STAT_WRITES],
+		.bytes_read = v[STAT_BYTES_READ],
+		.bytes_written = v[STAT_BYTES_WRITTEN],
+	};
 
 	BUILD_BUG_ON(sizeof(st) < LKM_CHARDEV_STATS_SIZE_VER0);
 	if (usize < LKM_CHARDEV_STATS_SIZE_VER0)
@@ -305,7 +388,6 @@ static long chardev_ioctl(struct file *file, unsigned int cmd,
 	struct chardev *d = file->private_data;
 	void __user *uarg = (void __user *)arg;
 	u64 val;
-	int i;
 
 	if (_IOC_TYPE(cmd) == LKM_CHARDEV_IOC_MAGIC &&
 	    _IOC_NR(cmd) == _IOC_NR(LKM_CHARDEV_GET_STATS) &&
@@ -334,8 +416,7 @@ static long chardev_ioctl(struct file *file, unsigned int cmd,
 		/* The counters are shared by every user of the device. */
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;
-		for (i = 0; i < NR_STATS; i++)
-			atomic64_set(&d->stats[i], 0);
+		chardev_reset_stats(d);
 		return 0;
 	default:
 		return -ENOTTY;
@@ -383,14 +464,13 @@ static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
 			  char *buf)
 {
 	struct chardev *d = dev_get_drvdata(dev);
+	u64 v[NR_STATS];
 
+	chardev_stats(d, v);
 	return sysfs_emit(buf,
-			  "opens: %lld\nreads: %lld\nwrites: %lld\nbytes_read: %lld\nbytes_written: %lld\n",
-			  atomic64_read(&d->stats[STAT_OPENS]),
-			  atomic64_read(&d->stats[STAT_READS]),
-			  atomic64_read(&d->stats[STAT_WRITES]),
-			  atomic64_read(&d->stats[STAT_BYTES_READ]),
-			  atomic64_read(&d->stats[STAT_BYTES_WRITTEN]));
+			  "opens: %llu\nreads: %llu\nwrites: %llu\nbytes_read: %llu\nbytes_written: %llu\n",
+			  v[STAT_OPENS], v[STAT_READS], v[STAT_WRITES],
+			  v[STAT_BYTES_READ], v[STAT_BYTES_WRITTEN]);
 }
 static DEVICE_ATTR_RO(stats);
 
@@ -412,8 +492,10 @@ static ssize_t stat_show(struct device *dev, struct device_attribute *attr,
 	struct chardev *d = dev_get_drvdata(dev);
 	unsigned long i = (unsigned long)container_of(attr, struct dev_ext_attribute,
 						      attr)->var;
+	u64 v[NR_STATS];
 
-	return sysfs_emit(buf, "%lld\n", atomic64_read(&d->stats[i]));
+	chardev_stats(d, v);
+	return sysfs_emit(buf, "%llu\n", v[i]);
 }
 
 #define CHARDEV_STAT_ATTR(_name, _index)				\
@@ -462,11 +544,19 @@ static lkm_class_const struct class lkmkit_class = {
 static int chardev_create(int i)
 {
 	struct chardev *d;
-	int ret;
+	int cpu, ret;
 
 	d = kzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
 		return -ENOMEM;
+	d->stats = alloc_percpu(struct chardev_pcpu_stats);
+	if (!d->stats) {
+		kfree(d);
+		return -ENOMEM;
+	}
+	for_each_possible_cpu(cpu)
+		u64_stats_init(&per_cpu_ptr(d->stats, cpu)->syncp);
+	spin_lock_init(&d->stats_lock);
 	init_rwsem(&d->lock);
 	/* Charged to the writer's memory cgroup, like the data pages. */
 	xa_init_flags(&d->pages, XA_FLAGS_ACCOUNT);
