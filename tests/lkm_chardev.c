@@ -425,6 +425,7 @@ static void *overwriter_or_checker(void *arg)
 static void test_stress(void)
 {
 	static char all[8 * APPENDS * REC];
+	struct lkm_chardev_stats st;
 	struct worker w[8];
 	long torn = 0, errors = 0, reads = 0, writes = 0, bad = 0;
 	char block[BLOCK];
@@ -452,10 +453,17 @@ static void test_stress(void)
 	for (i = 0; i < 8; i++)
 		w[i] = (struct worker){ .id = i };
 	fd = open_dev(DEV(1), O_WRONLY | O_TRUNC);
-	close(fd);
+	ktap_eq(ioctl(fd, LKM_CHARDEV_RESET_STATS) ? -errno : 0, 0,
+		"reset the counters of the appenders' device");
 	run_threads(8, appender, w, sizeof(w[0]));
 	for (i = 0; i < 8; i++)
 		errors += w[i].errors;
+	/* The counters are per CPU: their sums must miss nothing. */
+	ktap_ok(ioctl(fd, LKM_CHARDEV_GET_STATS, &st) == 0 && st.opens == 8 &&
+		st.writes == 8 * APPENDS && st.bytes_written == 8 * APPENDS * REC &&
+		st.reads == 0, "the counters add up: 8 opens, %d writes of %d bytes",
+		8 * APPENDS, REC);
+	close(fd);
 	ktap_eq(file_long(SYS(1, "size")), 8 * APPENDS * REC,
 		"8 appenders stored every byte");
 	fd = open_dev(DEV(1), O_RDONLY);
@@ -838,7 +846,7 @@ static void test_unload(void)
 
 int main(void)
 {
-	ktap_begin("lkm_chardev", 138);
+	ktap_begin("lkm_chardev", 140);
 	test_parameters();
 	test_nodes();
 	test_file_semantics();

@@ -191,7 +191,7 @@ static void test_jobs(void)
 		/* a number in the first 34 bytes, garbage after them */
 		"0000000000000000000000000000000005x", "100\n..............................!",
 	};
-	long before, queued, min, avg, max, n, pg = sysconf(_SC_PAGESIZE);
+	long before, queued, min, avg, max, p50, p99, n, pg = sysconf(_SC_PAGESIZE);
 	unsigned int i;
 	char *map;
 
@@ -234,6 +234,11 @@ static void test_jobs(void)
 	ktap_diag("latency_us min %ld, avg %ld, max %ld", min, avg, max);
 	ktap_ok(min >= 0 && min <= avg && avg <= max && max > 0,
 		"latency: 0 <= min <= avg <= max, max > 0");
+	p50 = stat_value("latency_us_p50");
+	p99 = stat_value("latency_us_p99");
+	ktap_diag("latency_us p50 %ld, p99 %ld", p50, p99);
+	ktap_ok(min >= 0 && min <= p50 && p50 <= p99 && p99 <= max,
+		"latency: min <= p50 <= p99 <= max");
 	ktap_eq(as_nobody(write_submit, "1"), -EACCES, "a non-root user cannot submit");
 }
 
@@ -342,7 +347,7 @@ static void test_unload_busy(void)
 
 int main(void)
 {
-	ktap_begin("lkm_workqueue", 74);
+	ktap_begin("lkm_workqueue", 75);
 	test_parameters();
 	test_counting();
 	test_ticks();
