@@ -95,15 +95,19 @@ static ssize_t pipe_read(struct file *file, char __user *buf, size_t count,
 	if (!count)
 		return 0;
 	for (;;) {
+		/* Empty: wait before taking the lock, not after. */
+		if (!atomic_read(&fill)) {
+			if (file->f_flags & O_NONBLOCK)
+				return -EAGAIN;
+			if (wait_event_interruptible(readers, atomic_read(&fill)))
+				return -ERESTARTSYS;
+		}
 		if (mutex_lock_interruptible(&fifo_read_lock))
 			return -ERESTARTSYS;
 		if (atomic_read(&fill))
 			break;
+		/* Another reader took it all. */
 		mutex_unlock(&fifo_read_lock);
-		if (file->f_flags & O_NONBLOCK)
-			return -EAGAIN;
-		if (wait_event_interruptible(readers, atomic_read(&fill)))
-			return -ERESTARTSYS;
 	}
 	/*
 	 * Only bytes `fill` counts: a writer may be half way through putting
