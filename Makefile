@@ -17,6 +17,8 @@
 #   make dist, deb, rpm     the source tarball and the packages, in build/
 #   make dkms-install       as root: DKMS builds and installs for KVER
 #   make dkms-uninstall     as root: undoes make dkms-install
+#   make lkmctl             the control tool, utils/lkmctl (CFLAGS, LDFLAGS)
+#   make install-utils      lkmctl, its bash completion and the manual pages
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -45,6 +47,7 @@ export LKM_CACHE
 
 clean:
 	rm -rf build
+	rm -f utils/lkmctl
 	rm -f $(addprefix $(SRC)/,*.o .*.o *.ko *.mod *.mod.c .*.cmd Module.symvers modules.order)
 	rm -rf $(SRC)/.tmp_versions
 
@@ -71,6 +74,27 @@ install-dkms-src:
 	install -m 644 Makefile VERSION dkms.conf $(DKMS_SRC)/
 	install -m 644 src/Kbuild src/*.c src/*.h $(DKMS_SRC)/src/
 	install -m 644 include/uapi/linux/*.h $(DKMS_SRC)/include/uapi/linux/
+
+# lkmctl, built with the flags a distribution passes (dpkg-buildflags,
+# RPM's %optflags and %build_ldflags) on top of the warnings it is clean of.
+CFLAGS ?= -O2 -g
+.PHONY: lkmctl install-utils
+lkmctl: utils/lkmctl
+utils/lkmctl: utils/lkmctl.c include/uapi/linux/lkm_chardev.h VERSION
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wall -Wextra -Iinclude/uapi \
+		-DLKMKIT_VERSION='"$(VERSION)"' $(LDFLAGS) -o $@ utils/lkmctl.c
+
+# What lkmkit-utils holds; the manual pages compressed, as man-db reads them.
+PREFIX ?= /usr
+install-utils: utils/lkmctl
+	install -D -m 755 utils/lkmctl $(DESTDIR)$(PREFIX)/bin/lkmctl
+	install -D -m 644 utils/lkmctl.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/lkmctl
+	for page in man/*.[1-9]; do \
+		sect=$${page##*.}; \
+		install -D -m 644 $$page $(DESTDIR)$(PREFIX)/share/man/man$$sect/$${page#man/} && \
+		gzip -9nf $(DESTDIR)$(PREFIX)/share/man/man$$sect/$${page#man/} || exit 1; \
+	done
 
 dist deb rpm dkms-install dkms-uninstall:
 	KVER=$(KVER) scripts/package $@

@@ -151,7 +151,7 @@ install_pkgs() {
 
 host_tools() {
 	need_pkgs make gcc libc6-dev kmod cpio gzip xz-utils busybox-static \
-		qemu-system-x86 sparse shellcheck tmux gnuplot-nox "$@"
+		qemu-system-x86 sparse shellcheck tmux gnuplot-nox mandoc man-db bash-completion "$@"
 }
 
 # Prints the path of checkpatch.pl, taken once from Debian's kernel source.
@@ -584,6 +584,9 @@ build_tests() {
 			-o "$out/$(basename "$t" .c)" "$t" "$TOP/tests/lkmtest.c" ||
 			return 1
 	done
+	# The control tool, for tests/ctl.c: the same source the package builds.
+	gcc -static -O2 -Wall -Wextra -Werror -DLKMKIT_VERSION="\"$VERSION\"" \
+		-I"$TOP/include/uapi" -o "$out/lkmctl" "$TOP/utils/lkmctl.c"
 }
 
 # ---------------------------------------------------------------- booting
