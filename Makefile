@@ -18,7 +18,9 @@
 #   make dkms-install       as root: DKMS builds and installs for KVER
 #   make dkms-uninstall     as root: undoes make dkms-install
 #   make lkmctl             the control tool, utils/lkmctl (CFLAGS, LDFLAGS)
-#   make install-utils      lkmctl, its bash completion and the manual pages
+#   make install-utils      lkmctl, its manual page and bash completion
+#   make install-man        the modules' manual pages (sections 4, 5, 7)
+#   make install-dev        the ioctl header, <linux/lkm_chardev.h>
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -78,23 +80,39 @@ install-dkms-src:
 # lkmctl, built with the flags a distribution passes (dpkg-buildflags,
 # RPM's %optflags and %build_ldflags) on top of the warnings it is clean of.
 CFLAGS ?= -O2 -g
-.PHONY: lkmctl install-utils
+.PHONY: lkmctl install-utils install-man install-dev
 lkmctl: utils/lkmctl
 utils/lkmctl: utils/lkmctl.c include/uapi/linux/lkm_chardev.h VERSION
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wall -Wextra -Iinclude/uapi \
 		-DLKMKIT_VERSION='"$(VERSION)"' $(LDFLAGS) -o $@ utils/lkmctl.c
 
-# What lkmkit-utils holds; the manual pages compressed, as man-db reads them.
+# The manual pages $(1), gzipped as man-db reads them.
 PREFIX ?= /usr
-install-utils: utils/lkmctl
-	install -D -m 755 utils/lkmctl $(DESTDIR)$(PREFIX)/bin/lkmctl
-	install -D -m 644 utils/lkmctl.bash-completion \
-		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/lkmctl
-	for page in man/*.[1-9]; do \
+define install_man
+	for page in $(1); do \
 		sect=$${page##*.}; \
 		install -D -m 644 $$page $(DESTDIR)$(PREFIX)/share/man/man$$sect/$${page#man/} && \
 		gzip -9nf $(DESTDIR)$(PREFIX)/share/man/man$$sect/$${page#man/} || exit 1; \
 	done
+endef
+
+# What lkmkit-utils holds: lkmctl, its page and its bash completion.
+install-utils: utils/lkmctl
+	install -D -m 755 utils/lkmctl $(DESTDIR)$(PREFIX)/bin/lkmctl
+	install -D -m 644 utils/lkmctl.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/lkmctl
+	$(call install_man,man/*.1)
+
+# The modules' pages (sections 4, 5 and 7) go with lkmkit-dkms: man
+# lkm_chardev answers wherever the modules are installed.
+install-man:
+	$(call install_man,man/*.[457])
+
+# What lkmkit-dev holds: the ioctl interface, where programs include it
+# from (<linux/lkm_chardev.h>).
+install-dev:
+	install -D -m 644 include/uapi/linux/lkm_chardev.h \
+		$(DESTDIR)$(PREFIX)/include/linux/lkm_chardev.h
 
 dist deb rpm dkms-install dkms-uninstall:
 	KVER=$(KVER) scripts/package $@
