@@ -828,6 +828,39 @@ static const char usage[] =
 	"Exit status: 0 done, 1 an operation failed, 2 a usage error.\n"
 	"See lkmctl(1).\n";
 
+/*
+ * lkmctl COMMAND --help: the lines of the usage about COMMAND (and their
+ * continuation lines), or all of it for a command it does not know.
+ */
+static int command_help(const char *cmd)
+{
+	const char *line = usage, *end;
+	size_t len = strlen(cmd);
+	bool ours = false, any = false;
+
+	for (; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		if (!end)
+			break;
+		if (!strncmp(line, "    ", 4) && line[4] == ' ')
+			;	/* a continuation: as the line before it */
+		else
+			ours = !strncmp(line, "  ", 2) && !strncmp(line + 2, cmd, len) &&
+			       line[2 + len] == ' ';
+		if (ours) {
+			if (!any)
+				printf("usage: lkmctl [--json] %s ...\n\n", cmd);
+			any = true;
+			fwrite(line, 1, end - line + 1, stdout);
+		}
+	}
+	if (!any)
+		fputs(usage, stdout);
+	else
+		puts("\nSee lkmctl --help and lkmctl(1).");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
@@ -852,10 +885,8 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (i + 1 < argc && !strcmp(argv[i + 1], "--help")) {
-		fputs(usage, stdout);
-		return 0;
-	}
+	if (i + 1 < argc && !strcmp(argv[i + 1], "--help"))
+		return command_help(argv[i]);
 	if (!strcmp(argv[i], "status") && argc == i + 1)
 		return status();
 	if (!strcmp(argv[i], "chardev"))
