@@ -92,15 +92,13 @@ struct batch {
 #define LAT_SUB_BITS	3
 #define LAT_BUCKETS	(LAT_EXACT + (32 - 4) * (1 << LAT_SUB_BITS))
 
-static unsigned int lat_bucket(u64 us)
+static unsigned int lat_bucket(u32 us)
 {
 	unsigned int msb;
 
 	if (us < LAT_EXACT)
 		return us;
-	if (us > U32_MAX)
-		return LAT_BUCKETS - 1;
-	msb = fls64(us) - 1;	/* 4..31 */
+	msb = fls(us) - 1;	/* 4..31 */
 	return LAT_EXACT + ((msb - 4) << LAT_SUB_BITS) +
 	       ((us >> (msb - LAT_SUB_BITS)) & ((1 << LAT_SUB_BITS) - 1));
 }
