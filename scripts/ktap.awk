@@ -10,7 +10,9 @@
 # status, a suite in `expect` that never started, and a log without the
 # guest's final "done" line. A kmemleak line (the guest's scans after each
 # program, where the kernel has kmemleak) is one result: it passes with 0
-# unreferenced objects; the scans' total is said on stderr.
+# unreferenced objects; the scans' total is said on stderr. A failure is
+# shown with the diagnostic lines that came before it since the previous
+# result (the first few, indented), where a program says why.
 
 function fail(msg) {
 	printf "FAIL: %s: %s\n", who, msg > "/dev/stderr"
@@ -27,10 +29,20 @@ function close_suite() {
 /^KTAP version/ { close_suite(); suite = "?"; plan = -1; ran = 0; f0 = f; next }
 /^# suite: / { suite = $3; seen[suite] = 1; next }
 /^1\.\.[0-9]+$/ { plan = substr($0, 4) + 0; next }
-/^(not )?ok [0-9]+/ && suite == "" { fail("result outside a suite: " $0); next }
-/^ok [0-9]+.*# SKIP/ { s++; ran++; printf "SKIP: %s: %s: %s\n", who, suite, $0 > "/dev/stderr"; next }
-/^ok [0-9]+/ { p++; ran++; next }
-/^not ok [0-9]+/ { ran++; fail(suite ": " $0); next }
+/^# / && $2 != "lkmkit:" && $2 != "suite:" && $2 != "figure:" { if (nwhy++ < 8) why[nwhy] = $0; next }
+/^(not )?ok [0-9]+/ && suite == "" { fail("result outside a suite: " $0); nwhy = 0; next }
+/^ok [0-9]+.*# SKIP/ { s++; ran++; printf "SKIP: %s: %s: %s\n", who, suite, $0 > "/dev/stderr"; nwhy = 0; next }
+/^ok [0-9]+/ { p++; ran++; nwhy = 0; next }
+/^not ok [0-9]+/ {
+	ran++
+	fail(suite ": " $0)
+	for (i = 1; i <= nwhy && i <= 8; i++)
+		printf "   %s\n", why[i] > "/dev/stderr"
+	if (nwhy > 8)
+		printf "   # (%d more lines in the log)\n", nwhy - 8 > "/dev/stderr"
+	nwhy = 0
+	next
+}
 # A failing program exits non-zero: that is news only when nothing failed.
 /^# lkmkit: exit / { close_suite(); if ($5 != "0" && f == f0) fail($4 ": exit status " $5); next }
 /^# lkmkit: kmemleak scans / { scans = $5; next }
