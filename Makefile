@@ -15,6 +15,7 @@
 #   make soak               the reliability stage at length: hours (README)
 #   make bench              how fast: ratios against the kernel's peers (README)
 #   make dist, deb, rpm     the source tarball and the packages, in build/
+#   make release VERSION=X.Y.Z   bump every version, commit, tag (README)
 #   make dkms-install       as root: DKMS builds and installs for KVER
 #   make dkms-uninstall     as root: undoes make dkms-install
 #   make lkmctl             the control tool, utils/lkmctl (CFLAGS, LDFLAGS)
@@ -116,6 +117,14 @@ install-dev:
 
 dist deb rpm dkms-install dkms-uninstall:
 	KVER=$(KVER) scripts/package $@
+
+# VERSION= on the command line is the new version (RELEASE_KEY= signs).
+.PHONY: release
+release:
+ifneq ($(origin VERSION),command line)
+	$(error make release VERSION=X.Y.Z: the new version is missing)
+endif
+	scripts/release $(VERSION)
 
 # The packaging stage of make check alone: both packages built, linted and
 # proven in booted Debian 12 and 13 systems (scripts/e2e, tests/releases;
