@@ -106,6 +106,19 @@ taint_ok() {
 	[ $(($1 & ~(4096 | 8192))) -eq 0 ]
 }
 
+# logged LOG COMMAND...: COMMAND's output to $LOGS/LOG, shown on failure.
+logged() {
+	local log=${LOGS:?}/$1
+	shift
+	"$@" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+}
+
+# git_tree DIR: whether DIR is the top of a git checkout (not a directory
+# inside one, such as an unpacked tarball under build/).
+git_tree() {
+	[ "$(git -C "$1" rev-parse --show-toplevel 2>/dev/null)" = "$1" ]
+}
+
 # ---------------------------------------------------------------- packages
 
 pkg_installed() {
