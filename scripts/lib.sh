@@ -164,7 +164,7 @@ install_pkgs() {
 }
 
 host_tools() {
-	need_pkgs make gcc libc6-dev kmod cpio gzip xz-utils busybox-static \
+	need_pkgs make gcc gcc-multilib libc6-dev kmod cpio gzip xz-utils busybox-static \
 		qemu-system-x86 sparse shellcheck tmux gnuplot-nox mandoc man-db bash-completion "$@"
 }
 
@@ -582,21 +582,30 @@ modules_once() {
 	) 9>"$dir/build.lock"
 }
 
+# The module tests that also run as 32-bit programs (NAME-32) on the
+# guests whose kernel runs them (IA32_EMULATION): those of the modules
+# with ioctls and file offsets, whose compat paths differ.
+TESTS_32="lkm_chardev lkm_misc"
+
 # build_tests [DIR]: builds the in-guest test programs as static binaries
 # into DIR (by default $BUILD/tests/):
 # every tests/*.c but the helpers' lkmtest.c, that is each module's tests
-# (lkm_<module>.c) and the reliability programs (scripts/reliability).
+# (lkm_<module>.c) and the reliability programs (scripts/reliability);
+# and those of $TESTS_32 again with -m32 as NAME-32 (gcc-multilib's i386
+# libraries), with 64-bit file offsets as any 32-bit program should.
 build_tests() {
-	local t out=${1:-$BUILD/tests}
+	local t name out=${1:-$BUILD/tests} flags=(-static -O2 -Wall -Wextra -Werror -pthread)
+	flags+=(-DLKMKIT_VERSION="\"$VERSION\"" -I"$TOP/include/uapi")
 	# A program that fails to build must not be replaced by its last build.
 	rm -rf "$out"
 	mkdir -p "$out"
 	for t in "$TOP"/tests/*.c; do
 		[ "$t" != "$TOP/tests/lkmtest.c" ] || continue
-		gcc -static -O2 -Wall -Wextra -Werror -pthread \
-			-DLKMKIT_VERSION="\"$VERSION\"" -I"$TOP/include/uapi" \
-			-o "$out/$(basename "$t" .c)" "$t" "$TOP/tests/lkmtest.c" ||
-			return 1
+		name=$(basename "$t" .c)
+		gcc "${flags[@]}" -o "$out/$name" "$t" "$TOP/tests/lkmtest.c" || return 1
+		[[ " $TESTS_32 " != *" $name "* ]] ||
+			gcc -m32 -D_FILE_OFFSET_BITS=64 "${flags[@]}" -o "$out/$name-32" \
+				"$t" "$TOP/tests/lkmtest.c" || return 1
 	done
 	# The control tool, for tests/ctl.c: the same source the package builds.
 	gcc -static -O2 -Wall -Wextra -Werror -DLKMKIT_VERSION="\"$VERSION\"" \

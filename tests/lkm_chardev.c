@@ -114,8 +114,34 @@ static void test_file_semantics(void)
 		"read at the end of a full device stops at capacity");
 	ktap_eq(rw(pwrite(fd, "", 0, CAP)), 0, "a zero-length write gives 0");
 	ktap_eq(rw(read(fd, buf, 0)), 0, "a zero-length read gives 0");
-	ktap_eq(lseek(fd, 1L << 40, SEEK_SET), 1L << 40, "seeking far beyond the data is allowed");
+	ktap_eq(lseek(fd, (off_t)1 << 40, SEEK_SET), (off_t)1 << 40,
+		"seeking far beyond the data is allowed");
 	ktap_eq(rw(read(fd, buf, 10)), 0, "and reads 0 there");
+	close(fd);
+}
+
+/*
+ * Offsets past 2 and 4 GiB. A 32-bit program (built with
+ * _FILE_OFFSET_BITS=64) hands them to the kernel in two 32-bit halves:
+ * none may wrap around onto the data at the start of the device.
+ */
+static void test_large_offsets(void)
+{
+	const off_t g2 = (off_t)1 << 31, g4 = (off_t)1 << 32;
+	char buf[16];
+	int fd = open_dev(DEV(2), O_RDWR | O_TRUNC);
+
+	ktap_ok(fd >= 0 && write(fd, "large", 5) == 5, "/dev/lkm_chardev2 holds \"large\"");
+	ktap_eq(lseek(fd, g2 + 3, SEEK_SET), g2 + 3, "SEEK_SET past 2 GiB");
+	ktap_eq(lseek(fd, g2, SEEK_CUR), g4 + 3, "SEEK_CUR on past 4 GiB");
+	ktap_eq(rw(read(fd, buf, sizeof(buf))), 0, "a read there gives 0, not the data at 3");
+	ktap_eq(rw(pread(fd, buf, sizeof(buf), g4)), 0,
+		"a pread at 4 GiB gives 0, not the data at 0");
+	ktap_eq(rw(pwrite(fd, "X", 1, g4)), -ENOSPC, "a pwrite at 4 GiB gives ENOSPC");
+	ktap_ok(pread(fd, buf, sizeof(buf), 0) == 5 && !memcmp(buf, "large", 5),
+		"and leaves the data at 0 as it was");
+	ktap_eq(rw(lseek(fd, -g4, SEEK_END)), -EINVAL, "SEEK_END back 4 GiB gives EINVAL");
+	ktap_eq(rw(lseek(fd, g4, SEEK_DATA)), -ENXIO, "SEEK_DATA at 4 GiB gives ENXIO");
 	close(fd);
 }
 
@@ -846,10 +872,11 @@ static void test_unload(void)
 
 int main(void)
 {
-	ktap_begin("lkm_chardev", 140);
+	ktap_begin("lkm_chardev", 149);
 	test_parameters();
 	test_nodes();
 	test_file_semantics();
+	test_large_offsets();
 	test_open_flags();
 	test_ioctls();
 	test_faults();

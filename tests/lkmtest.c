@@ -25,10 +25,13 @@ static pthread_mutex_t ktap_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void ktap_begin(const char *suite, int planned)
 {
+	static char name[64];
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	ktap_suite = suite;
+	snprintf(name, sizeof(name), "%s%s", suite, sizeof(long) == 4 ? "-32" : "");
+	ktap_suite = name;
 	ktap_planned = planned;
-	printf("KTAP version 1\n# suite: %s\n1..%d\n", suite, planned);
+	printf("KTAP version 1\n# suite: %s\n1..%d\n", name, planned);
 }
 
 static bool ktap_vresult(bool cond, const char *fmt, va_list ap)
@@ -60,13 +63,13 @@ bool ktap_ok(bool cond, const char *fmt, ...)
 	return cond;
 }
 
-bool ktap_int_eq(long got, long want, const char *fmt, ...)
+bool ktap_int_eq(long long got, long long want, const char *fmt, ...)
 {
 	va_list ap;
 	bool cond = got == want;
 
 	if (!cond)
-		ktap_diag("got %ld (%s), want %ld (%s)", got,
+		ktap_diag("got %lld (%s), want %lld (%s)", got,
 			  got < 0 ? strerror((int)-got) : "-",
 			  want, want < 0 ? strerror((int)-want) : "-");
 	va_start(ap, fmt);

@@ -22,6 +22,7 @@
 /* Where the guest's init puts the modules under test. */
 #define LKM_MODDIR "/lib/modules/lkmkit"
 
+/* A 32-bit build of a program is a suite of its own, SUITE-32. */
 void ktap_begin(const char *suite, int planned);
 /* Records one check; returns cond so callers can stop early on failure. */
 bool ktap_ok(bool cond, const char *fmt, ...) __printf(2, 3);
@@ -37,9 +38,12 @@ int ktap_end(void);
  */
 void ktap_bail(const char *fmt, ...) __printf(1, 2) __attribute__((noreturn));
 
-/* Checks that an int-returning call gave the expected value (or -errno). */
-#define ktap_eq(got, want, ...) ktap_int_eq((long)(got), (long)(want), __VA_ARGS__)
-bool ktap_int_eq(long got, long want, const char *fmt, ...) __printf(3, 4);
+/*
+ * Checks that an int-returning call gave the expected value (or -errno),
+ * compared in 64 bits: a 32-bit program's file offsets are 64-bit too.
+ */
+#define ktap_eq(got, want, ...) ktap_int_eq((long long)(got), (long long)(want), __VA_ARGS__)
+bool ktap_int_eq(long long got, long long want, const char *fmt, ...) __printf(3, 4);
 
 /* An address no process maps, for EFAULT checks (opaque to the compiler). */
 extern void *bad_ptr;
