@@ -342,14 +342,18 @@ static void test_no_false_promises(int fd, char *buf)
 
 /*
  * A buffer whose second page is inaccessible: a write across the boundary
- * stores exactly the bytes before it and returns their count; a read
- * across it takes exactly the bytes it could deliver.
+ * stores some of the bytes before it, in order, and returns their count; a
+ * read across it takes exactly the bytes it delivered. How many is the
+ * architecture's: copy_from_user() and copy_to_user() may stop short of a
+ * fault (uaccess.h allows it, as long as they copy something when they
+ * can), and arm64's do, x86's do not.
  */
 static void test_partial_fault(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
 	char in[200], out[200], *map;
 	int i, fd = pipe_open(O_RDWR | O_NONBLOCK);
+	ssize_t n;
 
 	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -360,21 +364,26 @@ static void test_partial_fault(void)
 	ktap_eq(rw(write(fd, map + pg - 100, 200)), -EFAULT,
 		"a write of 200 bytes (up to PIPE_BUF) faulting after 100: EFAULT");
 	ktap_eq(waiting(fd), 0, "and none of it is stored");
-	ktap_eq(rw(write(fd, map + pg - 100, PIPE_BUF + 100)), 100,
-		"a larger write faulting after 100 bytes returns 100");
-	ktap_ok(waiting(fd) == 100 && read(fd, in, sizeof(in)) == 100 &&
-		!memcmp(in, map + pg - 100, 100),
-		"and stored exactly those 100 bytes");
+	n = write(fd, map + pg - 100, PIPE_BUF + 100);
+	ktap_diag("figure: a write faulting after 100 bytes stored %zd", n);
+	ktap_ok(n > 0 && n <= 100,
+		"a larger write faulting after 100 bytes returns 1 to 100");
+	ktap_ok(n > 0 && waiting(fd) == n && read(fd, in, sizeof(in)) == n &&
+		!memcmp(in, map + pg - 100, n),
+		"and stored exactly those bytes, the first of the buffer");
 
 	for (i = 0; i < (int)sizeof(in); i++)
 		in[i] = (char)('a' + i % 26);
 	ktap_eq(rw(write(fd, in, sizeof(in))), sizeof(in), "write 200 bytes");
-	ktap_eq(rw(read(fd, map + pg - 100, sizeof(in))), 100,
-		"a read of 200 bytes into a buffer faulting after 100 returns 100");
-	ktap_ok(!memcmp(map + pg - 100, in, 100) && waiting(fd) == 100,
-		"it took exactly those 100 bytes: FIONREAD says 100 are left");
-	ktap_ok(read(fd, out, sizeof(out)) == 100 && !memcmp(out, in + 100, 100),
-		"the other 100 follow, in order");
+	n = read(fd, map + pg - 100, sizeof(in));
+	ktap_diag("figure: a read into a buffer faulting after 100 bytes took %zd", n);
+	ktap_ok(n > 0 && n <= 100,
+		"a read of 200 bytes into a buffer faulting after 100 returns 1 to 100");
+	ktap_ok(n > 0 && !memcmp(map + pg - 100, in, n) && waiting(fd) == 200 - n,
+		"it took exactly those bytes: FIONREAD says the rest are left");
+	ktap_ok(n > 0 && read(fd, out, sizeof(out)) == 200 - n &&
+		!memcmp(out, in + n, 200 - n),
+		"the rest follow, in order");
 	test_no_false_promises(fd, map + pg - 100);
 	munmap(map, 2 * pg);
 	close(fd);
@@ -389,9 +398,30 @@ struct late {
 	bool waited;
 };
 
-static const long in_poll[] = { SYS_poll, SYS_ppoll };
-static const long in_select[] = { SYS_select, SYS_pselect6 };
-static const long in_epoll[] = { SYS_epoll_wait, SYS_epoll_pwait, SYS_epoll_pwait2 };
+/*
+ * The system calls a waiter sleeps in: arm64 has only the newer of each
+ * pair, which its libc's poll(), select() and epoll_wait() call.
+ */
+static const long in_poll[] = {
+#ifdef SYS_poll
+	SYS_poll,
+#endif
+	SYS_ppoll
+};
+
+static const long in_select[] = {
+#ifdef SYS_select
+	SYS_select,
+#endif
+	SYS_pselect6
+};
+
+static const long in_epoll[] = {
+#ifdef SYS_epoll_wait
+	SYS_epoll_wait,
+#endif
+	SYS_epoll_pwait, SYS_epoll_pwait2
+};
 
 static void *late_writer(void *arg)
 {
