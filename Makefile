@@ -11,6 +11,8 @@
 #
 #   make check-compile      build for every kernel of the matrix, boot nothing
 #   make check-next         the next kernel (experimental's): report only
+#   make check-arm64        boot every arm64 kernel of the matrix (make check
+#                           builds them all and boots one)
 #   make check-packaging    the packaging stage of make check alone
 #   make soak               the reliability stage at length: hours (README)
 #   make bench              how fast: ratios against the kernel's peers (README)
@@ -29,9 +31,10 @@ SRC  := $(CURDIR)/src
 VERSION := $(shell cat $(CURDIR)/VERSION)
 
 # Selections for the test targets, passed on to the scripts.
-export KERNELS MODULES LKM_JOBS
+export KERNELS ARCHS MODULES LKM_JOBS
 
-.PHONY: all help modules clean distclean check check-compile check-next run install-dkms-src \
+.PHONY: all help modules clean distclean check check-compile check-next check-arm64 run \
+	install-dkms-src \
 	dist deb rpm dkms-install dkms-uninstall
 
 all: modules
@@ -65,6 +68,9 @@ check-compile:
 
 check-next:
 	scripts/check --next
+
+check-arm64:
+	ARCHS=arm64 scripts/check --boot-all
 
 run:
 	scripts/run

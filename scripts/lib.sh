@@ -193,6 +193,30 @@ debian_mirror() {
 	echo "$uri"
 }
 
+# This machine's apt source files: /etc/apt/sources.list (a Debian
+# installer writes it) and /etc/apt/sources.list.d/*.sources (deb822).
+host_sources() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources; do
+		[ ! -s "$f" ] || echo "$f"
+	done
+}
+
+# release_sources RELEASE DIR: DIR's apt sources are this machine's, its
+# codename replaced by RELEASE (so RELEASE, -updates and -security, in
+# either format), and RELEASE-backports.
+release_sources() {
+	local host f
+	host=$(. /etc/os-release && echo "$VERSION_CODENAME")
+	[ -n "$host" ] || { say "no VERSION_CODENAME in /etc/os-release"; return 1; }
+	rm -f "$2/etc/apt/sources.list"
+	host_sources | while read -r f; do
+		sed "s/\b$host\b/$1/g" "$f" >"$2$f" || return 1
+	done || return 1
+	echo "deb $(debian_mirror) $1-backports main" \
+		>"$2/etc/apt/sources.list.d/$1-backports.list"
+}
+
 # Build roots for kernels this Debian 12 host has no headers for, cached
 # between runs under $LKM_CACHE: one chroot per Debian suite, refreshed
 # once a day. The cache is machine-wide, so that every checkout on the
@@ -200,76 +224,142 @@ debian_mirror() {
 # distclean removes it.
 LKM_CACHE=${LKM_CACHE:-/var/cache/lkmkit}
 
-# minbase_copy SUITE DIR: DIR becomes a copy of a pristine `debootstrap
-# --variant=minbase SUITE`, made once (and again after a week) under
-# $LKM_CACHE/minbase/: a suite's build root and the packaging test's
-# system of that release are both copies, so each release is
-# debootstrapped once, not once per use.
+# minbase_copy SUITE DIR [ARCH]: DIR becomes a copy of a pristine
+# `debootstrap --variant=minbase --arch=ARCH SUITE` (amd64 unless given),
+# made once (and again after a week) under $LKM_CACHE/minbase/: a suite's
+# build root and the packaging test's system of that release are both
+# copies, so each release is debootstrapped once, not once per use.
 minbase_copy() {
-	local suite=$1 dir=$LKM_CACHE/minbase/$1 mirror
+	local suite=$1 arch=${3:-amd64} name dir mirror
+	name=$(arch_name "$suite" "$arch")
+	dir=$LKM_CACHE/minbase/$name
 	mkdir -p "$LKM_CACHE/minbase"
 	(
 		flock 9
 		[ -z "$(find "$dir.ready" -mtime +7 2>/dev/null)" ] || rm -f "$dir.ready"
 		if [ ! -f "$dir.ready" ]; then
 			need_pkgs debootstrap
+			foreign_arch "$arch" || exit 1
 			mirror=$(debian_mirror)
-			say "debootstrapping $suite (minbase, about a minute)"
+			say "debootstrapping $name (minbase, one to three minutes)"
 			rm -rf "$dir"
-			debootstrap --variant=minbase "$suite" "$dir" "$mirror" >"$dir.log" 2>&1 ||
-				{ tail -20 "$dir.log" >&2; exit 1; }
+			debootstrap --arch="$arch" --variant=minbase "$suite" "$dir" "$mirror" \
+				>"$dir.log" 2>&1 || { tail -20 "$dir.log" >&2; exit 1; }
 			touch "$dir.ready"
 		fi
 		rm -rf "$2" && cp -a "$dir" "$2"
-	) 9>"$LKM_CACHE/minbase/$suite.lock"
+	) 9>"$LKM_CACHE/minbase/$name.lock"
 }
 
-# suite_root SUITE: prints the path of the suite's chroot, creating or
-# refreshing it first; several runs at once wait for each other.
+# arch_name NAME ARCH: the cache's name of NAME's ARCH variant: NAME itself
+# for amd64, this machine's own, and NAME-ARCH for another.
+arch_name() {
+	if [ "$2" = amd64 ]; then echo "$1"; else echo "$1-$2"; fi
+}
+
+# arch_facts ARCH: what differs between the architectures of tests/kernels,
+# in one place: QARCH (QEMU's name of ARCH), QPKG (the Debian package of its
+# system emulator), QMACHINE (the emulated machine and CPU), QCONSOLE (the
+# guest's serial console), QKTAP (the device of the guest's second line,
+# guest-init's KTAP channel: the second UART, or a virtio console on a
+# machine with one UART). arm64: QEMU's virt machine with every feature of its "max" CPU
+# (the 16K-page kernels need it), pointer authentication in QEMU's own
+# cheap algorithm rather than the architected one, which costs the
+# emulated guest dearly.
+arch_facts() {
+	case $1 in
+	amd64) QARCH=x86_64 QPKG=qemu-system-x86 QMACHINE=() QCONSOLE=ttyS0 QKTAP=ttyS1 ;;
+	arm64)
+		QARCH=aarch64 QPKG=qemu-system-arm QCONSOLE=ttyAMA0 QKTAP=hvc0
+		QMACHINE=(-M virt -cpu "max,pauth-impdef=on")
+		;;
+	*) say "no architecture $1 in arch_facts"; return 1 ;;
+	esac
+}
+
+# foreign_arch ARCH: this machine runs ARCH's programs, as a build root of
+# ARCH needs: through qemu-user-static, whose binfmt_misc handler (with
+# the F flag, so that it works inside chroots) is registered here when
+# the system did not do it (a container's init does not). Nothing to do
+# for amd64.
+foreign_arch() {
+	local q fs=/proc/sys/fs/binfmt_misc
+	[ "$1" != amd64 ] || return 0
+	arch_facts "$1" || return 1
+	q=$QARCH
+	[ -e "$fs/qemu-$q" ] && return
+	need_pkgs qemu-user-static
+	[ -e "$fs/register" ] || mount -t binfmt_misc binfmt_misc "$fs" ||
+		{ say "cannot mount binfmt_misc"; return 1; }
+	# Two jobs may register at once: the second's write fails.
+	cat "/usr/lib/binfmt.d/qemu-$q.conf" >"$fs/register" 2>/dev/null
+	[ -e "$fs/qemu-$q" ] || { say "cannot register qemu-$q-static with binfmt_misc"; return 1; }
+}
+
+# suite_root SUITE [ARCH]: prints the path of the suite's chroot of ARCH
+# (amd64 unless given), creating or refreshing it first; several runs at
+# once wait for each other. A release's root has the apt sources of
+# release_sources (its -updates, -security and -backports: Debian 12's
+# 6.12 comes from -security); sid's has sid alone, experimental's sid and
+# experimental.
 suite_root() {
-	local suite=$1 root=$LKM_CACHE/roots/$1 mirror base
-	# experimental and the backports suites are no full suites: they sit
-	# on top of sid and of their release.
+	local suite=$1 arch=${2:-amd64} name root base
+	name=$(arch_name "$suite" "$arch")
+	root=$LKM_CACHE/roots/$name
 	base=${suite%-backports}
 	base=${base/experimental/sid}
 	mkdir -p "$LKM_CACHE/roots"
 	(
 		flock 9
+		foreign_arch "$arch" || exit 1
 		if [ ! -f "$root/.lkmkit-ready" ]; then
-			mirror=$(debian_mirror)
-			say "creating the $suite build root (a few minutes)"
-			minbase_copy "$base" "$root" || exit 1
-			[ "$suite" = "$base" ] ||
-				echo "deb $mirror $suite main" \
+			say "creating the $name build root (a few minutes)"
+			minbase_copy "$base" "$root" "$arch" || exit 1
+			if [ "$base" != sid ]; then
+				release_sources "$base" "$root"
+			elif [ "$suite" != sid ]; then
+				echo "deb $(debian_mirror) $suite main" \
 					>"$root/etc/apt/sources.list.d/$suite.list"
-			refresh_root "$root" "$suite" || exit 1
+			fi || exit 1
+			refresh_root "$root" "$suite" "$arch" || exit 1
 		elif [ -n "$(find "$root/.lkmkit-ready" -mmin +1440)" ]; then
-			say "refreshing the $suite build root (once a day)"
-			refresh_root "$root" "$suite" || exit 1
+			say "refreshing the $name build root (once a day)"
+			refresh_root "$root" "$suite" "$arch" || exit 1
 		fi
-	) 9>"$LKM_CACHE/roots/$suite.lock" || return 1
+	) 9>"$LKM_CACHE/roots/$name.lock" || return 1
 	echo "$root"
 }
 
-# Brings a suite root up to date, so that a new kernel in the suite is seen:
-# the build tools from the release itself, and from the suite the headers
-# metapackage of every tests/kernels line built in this root.
+# refresh_root ROOT SUITE ARCH brings a suite root up to date, so that a
+# new kernel in the suite is seen: the build tools from the release itself,
+# and from the suite the headers metapackage of every tests/kernels line of
+# ARCH built in this root; a root of another architecture than this
+# machine's also has busybox-static, for its guests' initramfs.
 refresh_root() {
-	local root=$1 suite=$2 headers
-	mapfile -t headers < <(awk -v s="$suite" '$1 !~ /^#/ && $2 == s { print "linux-headers-" $3 }' \
+	local root=$1 suite=$2 arch=$3 headers target build=(gcc make libc6-dev sparse)
+	mapfile -t headers < <(awk -v s="$suite" -v a="$arch" \
+		'$1 !~ /^#/ && $2 == s && $5 == a { print "linux-headers-" $3 }' \
 		"$TOP/tests/kernels" | sort -u)
-	[ ${#headers[@]} -gt 0 ] || headers=(linux-headers-amd64)
+	[ ${#headers[@]} -gt 0 ] || headers=("linux-headers-$arch")
+	[ "$arch" = amd64 ] || build+=(busybox-static)
+	# The headers of a backports or experimental line come from that suite,
+	# those of a release's from the release and its updates, the newest.
+	target=
+	[[ $suite != *-backports && $suite != experimental ]] || target=$suite
 	# The mirror may be a dated snapshot whose Release files have expired.
 	# The downloaded packages stay (autoclean drops those the suite no
 	# longer has): the packaging test of the release installs the same.
+	# The headers pull in their kernel image, whose initramfs nothing here
+	# boots (INITRD=No): under qemu-user, an arm64 root took over ten
+	# minutes making one.
 	{
 		in_root "$root" apt-get update -qq -o Acquire::Check-Valid-Until=false &&
-			in_root "$root" env DEBIAN_FRONTEND=noninteractive \
+			in_root "$root" env DEBIAN_FRONTEND=noninteractive INITRD=No \
 				apt-get -y -qq upgrade &&
-			in_root "$root" env DEBIAN_FRONTEND=noninteractive \
-				apt-get -y -qq --no-install-recommends install gcc make libc6-dev sparse &&
-			in_root "$root" env DEBIAN_FRONTEND=noninteractive \
-				apt-get -y -qq -t "$suite" install "${headers[@]}" &&
+			in_root "$root" env DEBIAN_FRONTEND=noninteractive INITRD=No \
+				apt-get -y -qq --no-install-recommends install "${build[@]}" &&
+			in_root "$root" env DEBIAN_FRONTEND=noninteractive INITRD=No \
+				apt-get -y -qq ${target:+-t "$target"} install "${headers[@]}" &&
 			in_root "$root" apt-get -qq autoclean
 	} >"$root.refresh.log" 2>&1 || { tail -20 "$root.refresh.log" >&2; return 1; }
 	sparse_from_sid "$root" || return 1
@@ -280,9 +370,12 @@ refresh_root() {
 # sparse too (compiler_types.h), which the sparse of Debian 13 (0.6.4)
 # cannot parse: each of its errors fails the build. A root whose own sparse
 # fails so runs sid's instead (0.6.5~rc1 today, linked against libc alone),
-# from /usr/local/bin, ahead of /usr/bin in PATH.
+# from /usr/local/bin, ahead of /usr/bin in PATH: the package of the root's
+# architecture, which the root's apt downloads with a source list of sid
+# alone and package lists of its own, so that nothing else in the root
+# ever sees sid.
 sparse_from_sid() {
-	local root=$1 sid probe=/tmp/lkmkit-typeof-unqual.c out
+	local root=$1 probe=/tmp/lkmkit-typeof-unqual.c out apt deb
 	echo 'int f(void) { const int a = 1; return (__typeof_unqual__(a))a; }' >"$root$probe"
 	# sparse exits 0 even on errors: judge by what it prints.
 	out=$(chroot "$root" /usr/bin/sparse "$probe" 2>&1)
@@ -290,12 +383,23 @@ sparse_from_sid() {
 		rm -f "$root/usr/local/bin/sparse" "$root$probe"
 		return 0
 	fi
-	sid=$(suite_root sid) || return 1
-	install -m 755 "$sid/usr/bin/sparse" "$root/usr/local/bin/sparse" &&
+	apt=(apt-get -qq -o APT::Sandbox::User=root -o Acquire::Check-Valid-Until=false
+		-o Dir::Etc::SourceList=/etc/apt/lkmkit-sid.list
+		-o Dir::Etc::SourceParts=/etc/apt/lkmkit-sid.list.d
+		-o Dir::State::Lists=/var/lib/apt/lkmkit-sid-lists)
+	mkdir -p "$root/etc/apt/lkmkit-sid.list.d" "$root/var/lib/apt/lkmkit-sid-lists/partial" \
+		"$root/tmp/lkmkit-sparse"
+	echo "deb $(debian_mirror) sid main" >"$root/etc/apt/lkmkit-sid.list"
+	rm -f "$root"/tmp/lkmkit-sparse/*.deb
+	in_root "$root" "${apt[@]}" update &&
+		in_root "$root" sh -c 'cd /tmp/lkmkit-sparse && "$@" download sparse' - "${apt[@]}" &&
+		deb=$(ls "$root"/tmp/lkmkit-sparse/sparse_*.deb) &&
+		dpkg -x "$deb" "$root/tmp/lkmkit-sparse/x" &&
+		install -m 755 "$root/tmp/lkmkit-sparse/x/usr/bin/sparse" "$root/usr/local/bin/sparse" &&
 		out=$(chroot "$root" /usr/local/bin/sparse "$probe" 2>&1) &&
 		! grep error <<<"$out" >&2 ||
 		{ say "sid's sparse does not run in $root either"; return 1; }
-	rm -f "$root$probe"
+	rm -rf "$root$probe" "$root/tmp/lkmkit-sparse"
 }
 
 # in_root ROOT COMMAND...: runs a command in a chroot with /proc mounted
@@ -309,17 +413,28 @@ in_root() {
 
 # ---------------------------------------------------------------- matrix
 
-# Prints "name root meta" for each kernel of the matrix in stage $1 (check
-# or next) that $KERNELS selects (all when empty; names separated by spaces
-# or commas).
+# matrix STAGE...: prints "name root meta" for each kernel of the matrix
+# in one of the STAGEs (check, compile, next) that $KERNELS and $ARCHS
+# select (all when empty; names separated by spaces or commas).
 matrix() {
-	local want=" ${KERNELS:+${KERNELS//,/ }} " name root meta stage
-	while read -r name root meta stage; do
+	local want=" ${KERNELS:+${KERNELS//,/ }} " archs=" ${ARCHS:+${ARCHS//,/ }} "
+	local stages=" $* " name root meta stage arch
+	while read -r name root meta stage arch; do
 		case $name in '' | '#'*) continue ;; esac
-		[ "$stage" = "$1" ] || continue
+		[[ $stages == *" $stage "* ]] || continue
 		[ -z "${KERNELS:-}" ] || [[ $want == *" $name "* ]] || continue
+		[ -z "${ARCHS:-}" ] || [[ $archs == *" $arch "* ]] || continue
 		echo "$name $root $meta"
 	done <"$TOP/tests/kernels"
+}
+
+# kernel_stage NAME, kernel_arch NAME: the stage and the architecture of
+# NAME's line in tests/kernels.
+kernel_stage() {
+	awk -v n="$1" '$1 == n { print $4; exit }' "$TOP/tests/kernels"
+}
+kernel_arch() {
+	awk -v n="$1" '$1 == n { print $5; exit }' "$TOP/tests/kernels"
 }
 
 # The modules to test: every src/lkm_*.c, or those $MODULES names.
@@ -336,14 +451,20 @@ modules() {
 	done
 }
 
-# Dies unless every name in KERNELS and MODULES names a kernel of
-# tests/kernels and a module of src/: a typo must not quietly select less.
+# Dies unless every name in KERNELS, ARCHS and MODULES names a kernel or
+# an architecture of tests/kernels and a module of src/: a typo must not
+# quietly select less.
 check_selection() {
-	local k ks=${KERNELS:-} known
+	local k ks=${KERNELS:-} as=${ARCHS:-} known
 	known=$(awk '$1 !~ /^#/ && NF { print $1 }' "$TOP/tests/kernels")
 	for k in ${ks//,/ }; do
 		grep -qx -- "$k" <<<"$known" ||
 			die "no kernel $k in tests/kernels (have: $(echo $known))"
+	done
+	known=$(awk '$1 !~ /^#/ && NF { print $5 }' "$TOP/tests/kernels" | sort -u)
+	for k in ${as//,/ }; do
+		grep -qx -- "$k" <<<"$known" ||
+			die "no architecture $k in tests/kernels (have: $(echo $known))"
 	done
 	modules >/dev/null
 }
@@ -382,12 +503,13 @@ newer_kernel() {
 }
 
 # newest_kernel [all]: prints "version name root meta" of the newest
-# kernel by version among the "check" lines that $KERNELS selects, of
-# Debian's generic flavour (meta amd64 or X.Y-amd64; with "all", of any
-# flavour and of every line); the first such line on a tie.
+# kernel by version among the amd64 "check" lines that $KERNELS selects,
+# of Debian's generic flavour (meta amd64 or X.Y-amd64; with "all", of any
+# flavour and of every amd64 line); the first such line on a tie.
 newest_kernel() {
 	local name root meta v best=
 	while read -r name root meta; do
+		[ "$(kernel_arch "$name")" = amd64 ] || continue
 		[ "${1:-}" = all ] || [[ $meta =~ ^([0-9.]+-)?amd64$ ]] || continue
 		v=$(kernel_version "$root" "$meta") || return 1
 		[ -n "$v" ] || continue
@@ -431,12 +553,22 @@ reliability_programs() {
 # Sets KROOT (filesystem root holding the headers), KVER (exact version),
 # KDIR (headers, inside KROOT), VMLINUZ and KCONFIG for one matrix line,
 # installing the packages it needs first (building the kernel, for root
-# "build"); and KAPPEND (more of the kernel command line) and KMEM (the
-# guest's memory, MiB).
+# "build"); KAPPEND (more of the kernel command line) and KMEM (the
+# guest's memory, MiB); KARCH (the line's architecture), and BUSYBOX and
+# TESTS, the busybox and the test programs' directory its initramfs takes.
 kernel_setup() {
 	local root=$2 meta=$3 dir
 	KAPPEND=
 	KMEM=1024
+	KARCH=$(kernel_arch "$1")
+	arch_facts "$KARCH" || return 1
+	BUSYBOX=/bin/busybox
+	TESTS=$BUILD/tests
+	if [ "$KARCH" != amd64 ]; then
+		[ "$root" != host ] && [ "$root" != build ] ||
+			{ say "kernel $1: an $KARCH line needs a suite's root, not $root"; return 1; }
+		need_pkgs "$QPKG" || return 1
+	fi
 	case $root in
 	host)
 		KROOT=/
@@ -464,7 +596,12 @@ kernel_setup() {
 		KAPPEND="kasan.fault=panic ignore_loglevel"
 		;;
 	*)
-		KROOT=$(suite_root "$root") || return 1
+		KROOT=$(suite_root "$root" "$KARCH") || return 1
+		if [ "$KARCH" != amd64 ]; then
+			BUSYBOX=$KROOT/bin/busybox
+			TESTS=$BUILD/tests-$KARCH
+			tests_once "$TESTS" "$KARCH" "$KROOT" || return 1
+		fi
 		KVER=$(chroot "$KROOT" dpkg-query -W -f='${Depends}' "linux-headers-$meta" |
 			grep -o 'linux-headers-[^ ,]*' | head -1)
 		KVER=${KVER#linux-headers-}
@@ -476,6 +613,40 @@ kernel_setup() {
 		say "kernel $1: no headers or image for linux-headers-$meta ($KVER)"
 		return 1
 	}
+	ktap_drivers
+}
+
+# ktap_drivers: sets KPRELOAD, the kernel's own modules that the guest
+# loads first (in this order) for its KTAP channel where its kernel has the
+# drivers as modules: Debian's arm64 6.1 has virtio_pci and virtio_console
+# so, 6.12 and later have them built in.
+ktap_drivers() {
+	local tree=$LKM_CACHE/kernels/$KVER m want=()
+	KPRELOAD=()
+	[ "${QKTAP:-}" = hvc0 ] || return 0
+	for m in virtio_pci virtio_console; do
+		! grep -qx "CONFIG_${m^^}=m" "$KCONFIG" || want+=("$m")
+	done
+	[ ${#want[@]} -gt 0 ] || return 0
+	tree=$(ls -d "$tree"/lib/modules/"$KVER" "$tree"/usr/lib/modules/"$KVER" 2>/dev/null | head -1)
+	mapfile -t KPRELOAD < <(kernel_modules "$tree" "${want[@]}" | awk '!seen[$0]++')
+	[ ${#KPRELOAD[@]} -ge ${#want[@]} ] || { say "no ${want[*]} in $tree"; return 1; }
+}
+
+# kernel_modules DIR NAME...: the paths of the modules NAME... of the
+# kernel module tree DIR, each after those it depends on (modinfo's
+# "depends": the tree of an unpacked package has no modules.dep).
+kernel_modules() {
+	local dir=$1 m path dep
+	shift
+	for m in "$@"; do
+		path=$(find "$dir" -name "$m.ko" | head -1)
+		[ -n "$path" ] || { say "no module $m in $dir"; return 1; }
+		for dep in $(modinfo -F depends "$path" | tr , ' '); do
+			kernel_modules "$dir" "$dep" || return 1
+		done
+		echo "$path"
+	done
 }
 
 # kernel_image ROOT KVER: takes the kernel image and config of KVER out of
@@ -524,15 +695,62 @@ provide_checker_valid() {
 	srctree=$KROOT${srctree:-$KDIR}
 	if grep -q checker-valid.sh "$srctree/Makefile" &&
 		[ ! -e "$srctree/scripts/checker-valid.sh" ]; then
-		install -m 755 "$TOP/scripts/checker-valid.sh" "$srctree/scripts/"
+		# Two flavours' jobs share the common headers: one installs it.
+		install -m 755 "$TOP/scripts/checker-valid.sh" "$srctree/scripts/" 2>/dev/null ||
+			[ -e "$srctree/scripts/checker-valid.sh" ]
 	fi
+}
+
+# inputs_key COMMAND...: a key for a build whose inputs COMMAND prints
+# (file hashes, versions, package lists, the code that builds).
+inputs_key() {
+	"$@" | sha256sum | cut -c1-16
+}
+
+# built_cached KEY DIR: DIR gets the files of an earlier build with the
+# same KEY, from $LKM_CACHE/builds/ (a build that failed or warned is never
+# stored there), and DIR/cached says when it was built.
+# cache_built KEY DIR stores DIR's files under KEY. Builds unused for a
+# week go.
+built_cached() {
+	local c=$LKM_CACHE/builds/$1
+	[ -f "$c/.complete" ] || return 1
+	mkdir -p "$2" && cp "$c"/* "$2/" && touch "$c/.complete" &&
+		date -r "$c" '+%F %R' >"$2/cached"
+}
+cache_built() {
+	local c=$LKM_CACHE/builds/$1
+	mkdir -p "$LKM_CACHE/builds"
+	find "$LKM_CACHE/builds" -mindepth 2 -maxdepth 2 -name .complete -mtime +7 \
+		-printf '%h\0' | xargs -0r rm -rf
+	rm -rf "$c.tmp" && mkdir -p "$c.tmp" && cp "$2"/* "$c.tmp/" && touch "$c.tmp/.complete" &&
+		rm -rf "$c" && mv "$c.tmp" "$c"
+}
+
+# The inputs of build_modules for the kernel of kernel_setup: the sources
+# it copies, the kernel's headers, every package of the root that builds
+# (its compiler, sparse, the headers), sid's sparse where it runs, and the
+# code.
+modules_inputs() {
+	(cd "$TOP" && find src include VERSION -type f -print0 | LC_ALL=C sort -z |
+		xargs -0 sha256sum) &&
+		echo "$KVER $KROOT $KDIR" &&
+		chroot "$KROOT" dpkg-query -W &&
+		{ [ ! -f "$KROOT$KDIR/.config" ] || sha256sum "$KROOT$KDIR/.config"; } &&
+		{ [ ! -f "$KROOT/usr/local/bin/sparse" ] || sha256sum "$KROOT/usr/local/bin/sparse"; } &&
+		declare -f build_modules provide_checker_valid
 }
 
 # Builds every module for the kernel set up by kernel_setup into $1/, with
 # W=1 and sparse (C=2). Prints the log on failure; any compiler, sparse or
-# modpost warning fails.
+# modpost warning fails. A build of the same inputs (modules_inputs) that
+# passed before is taken from the cache instead: under qemu-user an arm64
+# build takes a minute of CPU.
 build_modules() {
-	local out=$1 tree log
+	local out=$1 tree log key
+	key=modules-$(inputs_key modules_inputs) || return 1
+	rm -f "$out/cached"
+	built_cached "$key" "$out" && return
 	# Kbuild writes next to the sources: build a private copy, inside the
 	# root that has the headers.
 	mkdir -p "$out" "$KROOT/tmp"
@@ -554,6 +772,8 @@ build_modules() {
 	rm -f "$out"/*.ko
 	cp "$tree"/src/*.ko "$out/"
 	rm -rf "$tree"
+	(mkdir -p "$out.store" && cp "$out"/*.ko "$log" "$out.store/" &&
+		cache_built "$key" "$out.store"; rm -rf "$out.store")
 }
 
 # modules_once DIR: build_modules DIR once for the jobs of one make check
@@ -587,46 +807,99 @@ modules_once() {
 # with ioctls and file offsets, whose compat paths differ.
 TESTS_32="lkm_chardev lkm_misc"
 
-# build_tests [DIR]: builds the in-guest test programs as static binaries
-# into DIR (by default $BUILD/tests/):
+# build_tests [DIR [ARCH ROOT]]: builds the in-guest test programs as
+# static binaries for ARCH (amd64 unless given; another by the gcc of
+# ROOT, a build root of that architecture: Debian's cross compilers
+# conflict with gcc-multilib) into DIR (by default $BUILD/tests/):
 # every tests/*.c but the helpers' lkmtest.c, that is each module's tests
 # (lkm_<module>.c) and the reliability programs (scripts/reliability);
-# and those of $TESTS_32 again with -m32 as NAME-32 (gcc-multilib's i386
-# libraries), with 64-bit file offsets as any 32-bit program should.
+# on amd64 those of $TESTS_32 again with -m32 as NAME-32 (gcc-multilib's
+# i386 libraries), with 64-bit file offsets as any 32-bit program should.
 build_tests() {
-	local t name out=${1:-$BUILD/tests} flags=(-static -O2 -Wall -Wextra -Werror -pthread)
-	flags+=(-DLKMKIT_VERSION="\"$VERSION\"" -I"$TOP/include/uapi")
+	local t name out=${1:-$BUILD/tests} arch=${2:-amd64} root=${3:-} src=$TOP cc=(gcc) dst key
+	local flags=(-static -O2 -Wall -Wextra -Werror -pthread -DLKMKIT_VERSION="\"$VERSION\"")
 	# A program that fails to build must not be replaced by its last build.
 	rm -rf "$out"
 	mkdir -p "$out"
+	dst=$out
+	if [ "$arch" != amd64 ]; then
+		# Under qemu-user a build takes a minute and a half of CPU: one of
+		# the same sources by the same root comes from the cache.
+		key=tests-$(inputs_key tests_inputs "$root") || return 1
+		built_cached "$key" "$out" && rm -f "$out/cached" && return
+		# The sources in the root, the programs built there.
+		src=$(mktemp -d "$root/tmp/lkmkit-tests.XXXXXX") || return 1
+		mkdir -p "$src/out" "$src/include" "$src/utils"
+		cp -r "$TOP/tests" "$src/"
+		cp -r "$TOP/include/uapi" "$src/include/"
+		cp "$TOP/utils/lkmctl.c" "$src/utils/"
+		cc=(chroot "$root" gcc)
+		dst=${src#"$root"}/out
+		src=${src#"$root"}
+	fi
+	flags+=(-I"$src/include/uapi")
 	for t in "$TOP"/tests/*.c; do
-		[ "$t" != "$TOP/tests/lkmtest.c" ] || continue
 		name=$(basename "$t" .c)
-		gcc "${flags[@]}" -o "$out/$name" "$t" "$TOP/tests/lkmtest.c" || return 1
-		[[ " $TESTS_32 " != *" $name "* ]] ||
-			gcc -m32 -D_FILE_OFFSET_BITS=64 "${flags[@]}" -o "$out/$name-32" \
-				"$t" "$TOP/tests/lkmtest.c" || return 1
+		[ "$name" != lkmtest ] || continue
+		"${cc[@]}" "${flags[@]}" -o "$dst/$name" "$src/tests/$name.c" "$src/tests/lkmtest.c" ||
+			return 1
+		[ "$arch" = amd64 ] && [[ " $TESTS_32 " == *" $name "* ]] || continue
+		gcc -m32 -D_FILE_OFFSET_BITS=64 "${flags[@]}" -o "$out/$name-32" \
+			"$t" "$TOP/tests/lkmtest.c" || return 1
 	done
 	# The control tool, for tests/ctl.c: the same source the package builds.
-	gcc -static -O2 -Wall -Wextra -Werror -DLKMKIT_VERSION="\"$VERSION\"" \
-		-I"$TOP/include/uapi" -o "$out/lkmctl" "$TOP/utils/lkmctl.c"
+	"${cc[@]}" -static -O2 -Wall -Wextra -Werror -DLKMKIT_VERSION="\"$VERSION\"" \
+		-I"$src/include/uapi" -o "$dst/lkmctl" "$src/utils/lkmctl.c" || return 1
+	if [ "$arch" != amd64 ]; then
+		mv "$root$dst"/* "$out/" && rm -rf "$root${dst%/out}" && cache_built "$key" "$out"
+	fi
 }
 
+# tests_inputs ROOT: the inputs of build_tests in ROOT.
+tests_inputs() {
+	(cd "$TOP" && find tests include utils/lkmctl.c VERSION -type f -print0 |
+		LC_ALL=C sort -z | xargs -0 sha256sum) && chroot "$1" dpkg-query -W &&
+		declare -f build_tests
+}
+
+# tests_once DIR ARCH ROOT: build_tests DIR ARCH ROOT once for the jobs of
+# one make check (LKM_RUN) that boot ARCH's kernels; the others wait and
+# take them. Without LKM_RUN (a stage script run alone) it builds.
+tests_once() {
+	local dir=$1 stamp=$1.run
+	[ -n "${LKM_RUN:-}" ] || { build_tests "$@"; return; }
+	mkdir -p "$BUILD"
+	(
+		flock 9
+		[ "$(cat "$stamp" 2>/dev/null)" != "$LKM_RUN" ] || exit 0
+		rm -f "$stamp"
+		build_tests "$@" || { say "the $2 test programs do not build"; exit 1; }
+		echo "$LKM_RUN" >"$stamp"
+	) 9>"$dir.lock"
+}
 # ---------------------------------------------------------------- booting
 
 # Packs $1 (an initramfs file) from the modules in $2/, the test programs
-# in $3/ (by default $BUILD/tests/; "" for none), busybox and the guest's
+# in $3/ (by default those of kernel_setup's TESTS; "" for none), busybox
+# (kernel_setup's BUSYBOX, of the kernel's architecture) and the guest's
 # init, which reads its job from the kernel command line
 # (lkmkit.mode=check|reliability|plant|run|demo, lkmkit.modules=a,b).
 pack_initramfs() {
-	local img=$1 kos=$2 tests=${3-$BUILD/tests} dir
+	local img=$1 kos=$2 tests=${3-${TESTS:-$BUILD/tests}} dir n ko
 	dir=$(dirname "$img")/initramfs
 	rm -rf "$dir"
 	mkdir -p "$dir"/{bin,dev,proc,sys,tmp,tests,lib/modules/lkmkit}
-	cp /bin/busybox "$dir/bin/busybox"
+	cp "${BUSYBOX:-/bin/busybox}" "$dir/bin/busybox"
 	cp "$TOP/tests/guest-init" "$dir/init"
 	chmod 755 "$dir/init"
 	cp "$kos"/*.ko "$dir/lib/modules/lkmkit/"
+	# The kernel's own modules guest-init loads first, numbered in order.
+	n=10
+	for ko in ${KPRELOAD[@]+"${KPRELOAD[@]}"}; do
+		mkdir -p "$dir/lib/modules/preload"
+		cp "$ko" "$dir/lib/modules/preload/$n-$(basename "$ko")"
+		n=$((n + 1))
+	done
 	[ -z "$tests" ] || cp "$tests"/* "$dir/tests/"
 	(cd "$dir" && find . | cpio -o -H newc --quiet | gzip -1) >"$img"
 }
@@ -634,7 +907,7 @@ pack_initramfs() {
 # The command line every guest boots with: any warning, oops, hang or
 # slab/KFENCE report is fatal, so a kernel bug cannot pass unnoticed.
 boot_cmdline() {
-	local cmd="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic"
+	local cmd="console=${QCONSOLE:-ttyS0} panic=-1 panic_on_warn=1 oops=panic"
 	cmd+=" softlockup_panic=1 hung_task_panic=1 panic_on_taint=0x20"
 	# BOOT_PLAIN (make bench): allocations cost what they cost users.
 	if [ -n "${BOOT_PLAIN:-}" ]; then
@@ -650,13 +923,33 @@ boot_cmdline() {
 # qemu_boot INITRAMFS APPEND [QEMU ARGS...]: boots the kernel of kernel_setup,
 # killed after $BOOT_TIMEOUT seconds when that is set, and watched by
 # init_watch when $BOOT_WATCH names the file its console goes to.
+# The guest's serial lines are the QEMU ARGS' -serial options: the first
+# its console, the second the KTAP channel (guest-init's lkmkit.ktap). A
+# machine with one UART (arm64's virt) gets the second as a virtio console
+# instead (QKTAP hvc0), on PCI: Debian's arm64 kernels have virtio-mmio
+# as a module only.
 qemu_boot() {
-	local initrd=$1 append=$2
+	local initrd=$1 append=$2 args=() serials=0
 	shift 2
+	arch_facts "${KARCH:-amd64}" || return 1
+	while [ $# -gt 0 ]; do
+		[ "$1" = -serial ] && serials=$((serials + 1))
+		if [ "$1" = -serial ] && [ $serials -eq 2 ] && [ "$QKTAP" = hvc0 ]; then
+			# shellcheck disable=SC2054 # QEMU's option values have commas
+			args+=(-chardev "${2/#file:/file,id=ktap,path=}"
+				-device virtio-serial-pci -device virtconsole,chardev=ktap)
+			append+=" lkmkit.ktap=$QKTAP"
+			shift 2
+			continue
+		fi
+		args+=("$1")
+		shift
+	done
 	${BOOT_WATCH:+init_watch "$BOOT_WATCH" "${BOOT_INIT_DEADLINE:-300}"} \
-		${BOOT_TIMEOUT:+timeout "$BOOT_TIMEOUT"} qemu-system-x86_64 -m "${KMEM:-1024}" -smp 2 -no-reboot -nodefaults \
+		${BOOT_TIMEOUT:+timeout "$BOOT_TIMEOUT"} "qemu-system-$QARCH" "${QMACHINE[@]}" \
+		-m "${KMEM:-1024}" -smp 2 -no-reboot -nodefaults \
 		-kernel "$VMLINUZ" -initrd "$initrd" \
-		-append "$(boot_cmdline) $append" "$@"
+		-append "$(boot_cmdline) $append" "${args[@]}"
 }
 
 # init_watch LOG DEADLINE COMMAND...: runs COMMAND, a guest whose console
