@@ -375,7 +375,10 @@ refresh_root() {
 # from /usr/local/bin, ahead of /usr/bin in PATH: the package of the root's
 # architecture, which the root's apt downloads with a source list of sid
 # alone and package lists of its own, so that nothing else in the root
-# ever sees sid.
+# ever sees sid. Where sid's does not run (Debian 12's glibc is too old
+# for it) the root's own stays: Debian 12's kernels, 6.1 and 6.12, do not
+# use __typeof_unqual__ under sparse, and a kernel that does fails its
+# build on sparse's errors, visibly.
 sparse_from_sid() {
 	local root=$1 probe=/tmp/lkmkit-typeof-unqual.c out apt deb
 	echo 'int f(void) { const int a = 1; return (__typeof_unqual__(a))a; }' >"$root$probe"
@@ -400,7 +403,10 @@ sparse_from_sid() {
 		install -m 755 "$root/tmp/lkmkit-sparse/x/usr/bin/sparse" "$root/usr/local/bin/sparse" &&
 		out=$(chroot "$root" /usr/local/bin/sparse "$probe" 2>&1) &&
 		! grep error <<<"$out" >&2 ||
-		{ say "sid's sparse does not run in $root either"; return 1; }
+		{
+			say "sid's sparse does not run in $root: its own stays"
+			rm -f "$root/usr/local/bin/sparse"
+		}
 	rm -rf "$root$probe" "$root/tmp/lkmkit-sparse"
 }
 
