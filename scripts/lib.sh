@@ -338,7 +338,7 @@ suite_root() {
 # ARCH built in this root; a root of another architecture than this
 # machine's also has busybox-static, for its guests' initramfs.
 refresh_root() {
-	local root=$1 suite=$2 arch=$3 headers target build=(gcc make libc6-dev sparse)
+	local root=$1 suite=$2 arch=$3 headers target apt build=(gcc make libc6-dev sparse)
 	mapfile -t headers < <(awk -v s="$suite" -v a="$arch" \
 		'$1 !~ /^#/ && $2 == s && $5 == a { print "linux-headers-" $3 }' \
 		"$TOP/tests/kernels" | sort -u)
@@ -354,14 +354,12 @@ refresh_root() {
 	# The headers pull in their kernel image, whose initramfs nothing here
 	# boots (INITRD=No): under qemu-user, an arm64 root took over ten
 	# minutes making one.
+	apt=(in_root "$root" env DEBIAN_FRONTEND=noninteractive INITRD=No apt-get -y -qq)
 	{
 		in_root "$root" apt-get update -qq -o Acquire::Check-Valid-Until=false &&
-			in_root "$root" env DEBIAN_FRONTEND=noninteractive INITRD=No \
-				apt-get -y -qq upgrade &&
-			in_root "$root" env DEBIAN_FRONTEND=noninteractive INITRD=No \
-				apt-get -y -qq --no-install-recommends install "${build[@]}" &&
-			in_root "$root" env DEBIAN_FRONTEND=noninteractive INITRD=No \
-				apt-get -y -qq ${target:+-t "$target"} install "${headers[@]}" &&
+			"${apt[@]}" upgrade &&
+			"${apt[@]}" --no-install-recommends install "${build[@]}" &&
+			"${apt[@]}" ${target:+-t "$target"} install "${headers[@]}" &&
 			in_root "$root" apt-get -qq autoclean
 	} >"$root.refresh.log" 2>&1 || { tail -20 "$root.refresh.log" >&2; return 1; }
 	sparse_from_sid "$root" || return 1
@@ -437,13 +435,12 @@ matrix() {
 }
 
 # kernel_stage NAME, kernel_arch NAME: the stage and the architecture of
-# NAME's line in tests/kernels.
-kernel_stage() {
-	awk -v n="$1" '$1 == n { print $4; exit }' "$TOP/tests/kernels"
+# NAME's line in tests/kernels (kernel_column NAME N: its Nth column).
+kernel_column() {
+	awk -v n="$1" -v c="$2" '$1 == n { print $c; exit }' "$TOP/tests/kernels"
 }
-kernel_arch() {
-	awk -v n="$1" '$1 == n { print $5; exit }' "$TOP/tests/kernels"
-}
+kernel_stage() { kernel_column "$1" 4; }
+kernel_arch() { kernel_column "$1" 5; }
 
 # The modules to test: every src/lkm_*.c, or those $MODULES names.
 modules() {
@@ -719,7 +716,7 @@ inputs_key() {
 # built_cached KEY DIR: DIR gets the files of an earlier build with the
 # same KEY, from $LKM_CACHE/builds/ (a build that failed or warned is never
 # stored there), and DIR/cached says when it was built.
-# cache_built KEY DIR stores DIR's files under KEY. Builds unused for a
+# cache_built KEY FILE... stores the files under KEY. Builds unused for a
 # week go.
 built_cached() {
 	local c=$LKM_CACHE/builds/$1
@@ -732,7 +729,8 @@ cache_built() {
 	mkdir -p "$LKM_CACHE/builds"
 	find "$LKM_CACHE/builds" -mindepth 2 -maxdepth 2 -name .complete -mtime +7 \
 		-printf '%h\0' | xargs -0r rm -rf
-	rm -rf "$c.tmp" && mkdir -p "$c.tmp" && cp "$2"/* "$c.tmp/" && touch "$c.tmp/.complete" &&
+	shift
+	rm -rf "$c.tmp" && mkdir -p "$c.tmp" && cp "$@" "$c.tmp/" && touch "$c.tmp/.complete" &&
 		rm -rf "$c" && mv "$c.tmp" "$c"
 }
 
@@ -781,34 +779,38 @@ build_modules() {
 	rm -f "$out"/*.ko
 	cp "$tree"/src/*.ko "$out/"
 	rm -rf "$tree"
-	(mkdir -p "$out.store" && cp "$out"/*.ko "$log" "$out.store/" &&
-		cache_built "$key" "$out.store"; rm -rf "$out.store")
+	cache_built "$key" "$out"/*.ko "$log"
 }
 
-# modules_once DIR: build_modules DIR once for the jobs of one make check
-# (the same LKM_RUN) that test one kernel side by side: the first builds
-# and the others, waiting for it, take its modules (or its failure).
-# Without LKM_RUN (a stage script run alone) it builds.
-modules_once() {
-	local dir=$1 stamp=$1/built.run
-	[ -n "${LKM_RUN:-}" ] || { build_modules "$dir"; return; }
-	mkdir -p "$dir"
+# once_per_run STAMP WHAT COMMAND...: COMMAND once for the jobs of one make
+# check (the same LKM_RUN) that need it side by side: the first runs it,
+# the others wait for it and take its result (a failure too, saying so,
+# WHAT naming it). STAMP.lock and STAMP hold the turn and the result.
+# Without LKM_RUN (a stage script run alone) it runs.
+once_per_run() {
+	local stamp=$1 what=$2
+	shift 2
+	[ -n "${LKM_RUN:-}" ] || { "$@"; return; }
+	mkdir -p "$(dirname "$stamp")"
 	(
 		flock 9
 		case $(cat "$stamp" 2>/dev/null) in
 		"$LKM_RUN ok") exit 0 ;;
-		"$LKM_RUN failed")
-			say "the build for $KVER failed in another job (log: $dir/build.log)"
-			exit 1
-			;;
+		"$LKM_RUN failed") say "$what failed in another job"; exit 1 ;;
 		esac
-		if build_modules "$dir"; then
+		if "$@"; then
 			echo "$LKM_RUN ok" >"$stamp"
 		else
 			echo "$LKM_RUN failed" >"$stamp"
 			exit 1
 		fi
-	) 9>"$dir/build.lock"
+	) 9>"$stamp.lock"
+}
+
+# modules_once DIR: build_modules DIR once for the jobs of one make check
+# that test one kernel side by side.
+modules_once() {
+	once_per_run "$1/built.run" "the build for $KVER (log: $1/build.log)" build_modules "$1"
 }
 
 # The module tests that also run as 32-bit programs (NAME-32) on the
@@ -835,7 +837,7 @@ build_tests() {
 		# Under qemu-user a build takes a minute and a half of CPU: one of
 		# the same sources by the same root comes from the cache.
 		key=tests-$(inputs_key tests_inputs "$root") || return 1
-		built_cached "$key" "$out" && rm -f "$out/cached" && return
+		built_cached "$key" "$out" && return
 		# The sources in the root, the programs built there.
 		src=$(mktemp -d "$root/tmp/lkmkit-tests.XXXXXX") || return 1
 		mkdir -p "$src/out" "$src/include" "$src/utils"
@@ -860,7 +862,7 @@ build_tests() {
 	"${cc[@]}" -static -O2 -Wall -Wextra -Werror -DLKMKIT_VERSION="\"$VERSION\"" \
 		-I"$src/include/uapi" -o "$dst/lkmctl" "$src/utils/lkmctl.c" || return 1
 	if [ "$arch" != amd64 ]; then
-		mv "$root$dst"/* "$out/" && rm -rf "$root${dst%/out}" && cache_built "$key" "$out"
+		mv "$root$dst"/* "$out/" && rm -rf "$root${dst%/out}" && cache_built "$key" "$out"/*
 	fi
 }
 
@@ -872,20 +874,11 @@ tests_inputs() {
 }
 
 # tests_once DIR ARCH ROOT: build_tests DIR ARCH ROOT once for the jobs of
-# one make check (LKM_RUN) that boot ARCH's kernels; the others wait and
-# take them. Without LKM_RUN (a stage script run alone) it builds.
+# one make check that boot ARCH's kernels.
 tests_once() {
-	local dir=$1 stamp=$1.run
-	[ -n "${LKM_RUN:-}" ] || { build_tests "$@"; return; }
-	mkdir -p "$BUILD"
-	(
-		flock 9
-		[ "$(cat "$stamp" 2>/dev/null)" != "$LKM_RUN" ] || exit 0
-		rm -f "$stamp"
-		build_tests "$@" || { say "the $2 test programs do not build"; exit 1; }
-		echo "$LKM_RUN" >"$stamp"
-	) 9>"$dir.lock"
+	once_per_run "$1.run" "the $2 test programs' build" build_tests "$@"
 }
+
 # ---------------------------------------------------------------- booting
 
 # Packs $1 (an initramfs file) from the modules in $2/, the test programs
