@@ -524,6 +524,19 @@ newest_kernel() {
 	[ -n "$best" ] && echo "$best"
 }
 
+# kmemleak_ran KTAP-LOG MODULES: the guest scanned after the programs,
+# each of MODULES (comma-separated) among them, and reported its count;
+# ktap.awk judges what the scans found.
+kmemleak_ran() {
+	local m who
+	who=$(grep -v '^# lkmkit: kmemleak scans ' "$1" |
+		sed -n 's/^# lkmkit: kmemleak \([^ ]*\) [0-9]*\r*$/\1/p' | tail -1)
+	for m in ${2//,/ }; do
+		[[ ,$who, == *,$m,* ]] ||
+			{ say "no kmemleak scan after $m (log: $1)"; return 1; }
+	done
+}
+
 # has_options KCONFIG OPTION...: the kernel has every option =y ("-": none).
 has_options() {
 	local config=$1 o
