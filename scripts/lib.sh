@@ -879,10 +879,13 @@ build_tests() {
 	fi
 }
 
-# tests_inputs ROOT: the inputs of build_tests in ROOT.
+# tests_inputs ROOT: the inputs of build_tests in ROOT: the sources it
+# compiles (tests/*.[ch], include/, lkmctl.c), VERSION, the root's packages
+# and the code; not the rest of tests/ (the guests' scripts, the matrix).
 tests_inputs() {
-	(cd "$TOP" && find tests include utils/lkmctl.c VERSION -type f -print0 |
-		LC_ALL=C sort -z | xargs -0 sha256sum) && chroot "$1" dpkg-query -W &&
+	(cd "$TOP" && find tests -maxdepth 1 -name '*.[ch]' -print0 &&
+		find include utils/lkmctl.c VERSION -type f -print0) |
+		LC_ALL=C sort -z | (cd "$TOP" && xargs -0 sha256sum) && chroot "$1" dpkg-query -W &&
 		declare -f build_tests
 }
 
