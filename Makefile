@@ -17,6 +17,8 @@
 #   make soak               the reliability stage at length: hours (README)
 #   make bench              how fast: ratios against the kernel's peers (README)
 #   make dist, deb, rpm     the source tarball and the packages, in build/
+#   make repo               signed APT and DNF repositories with prebuilt
+#                           modules, in build/repo/ (README: REPO_KEY=, ...)
 #   make release VERSION=X.Y.Z   bump every version, commit, tag (README)
 #   make dkms-install       as root: DKMS builds and installs for KVER
 #   make dkms-uninstall     as root: undoes make dkms-install
@@ -32,10 +34,11 @@ VERSION := $(shell cat $(CURDIR)/VERSION)
 
 # Selections for the test targets, passed on to the scripts.
 export KERNELS ARCHS MODULES LKM_JOBS
+export REPO_KEY REPO_URL MODULES_KEY MODULES_CERT
 
 .PHONY: all help modules clean distclean check check-compile check-next check-arm64 run \
 	install-dkms-src \
-	dist deb rpm dkms-install dkms-uninstall
+	dist deb rpm repo dkms-install dkms-uninstall
 
 all: modules
 
@@ -123,6 +126,10 @@ install-dev:
 
 dist deb rpm dkms-install dkms-uninstall:
 	KVER=$(KVER) scripts/package $@
+
+# Signed APT and DNF repositories with prebuilt modules (scripts/repo).
+repo: deb rpm
+	scripts/repo
 
 # VERSION= on the command line is the new version (RELEASE_KEY= signs).
 .PHONY: release

@@ -417,6 +417,34 @@ in_root() {
 		'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' "$@"
 }
 
+# The tools a release builds its packages with, in a build root.
+DEB_TOOLS=(build-essential dpkg-dev debhelper dh-dkms fakeroot lintian)
+
+# deb_tools ROOT SUITE: the release's own tools, not backports', in the
+# suite's build root, under its lock (a kernel's job may be refreshing it).
+deb_tools() {
+	(
+		flock 9 &&
+			in_root "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				-o DPkg::Lock::Timeout=600 --no-install-recommends "${DEB_TOOLS[@]}"
+	) 9>"$LKM_CACHE/roots/$2.lock"
+}
+
+# deb_in_root SUITE OUT: the source package and the .debs built from the
+# release tarball by dpkg-buildpackage in the build root of SUITE (its
+# release's own debhelper and dpkg), into OUT/.
+deb_in_root() {
+	local root dir
+	root=$(suite_root "$1") && deb_tools "$root" "$1" || return 1
+	dir=$(mktemp -d "$root/tmp/lkmkit-deb.XXXXXX")
+	tar -xzf "$BUILD/lkmkit-$VERSION.tar.gz" -C "$dir" &&
+		in_root "$root" sh -c "cd '${dir#"$root"}/lkmkit-$VERSION' && dpkg-buildpackage -us -uc" &&
+		rm -rf "$2" && mkdir -p "$2" && find "$dir" -maxdepth 1 -type f -exec cp {} "$2/" \;
+	local ret=$?
+	rm -rf "$dir"
+	return $ret
+}
+
 # ---------------------------------------------------------------- matrix
 
 # matrix STAGE...: prints "name root meta" for each kernel of the matrix
