@@ -174,21 +174,21 @@ host_tools() {
 # into the machine's cache (unpacking it from the 140 MB tarball costs
 # 10 s of CPU, which a fresh clone paid each run).
 checkpatch() {
-	local tarball pkg dir tmp
+	local tarball pkg dir
 	need_pkgs linux-source || return 1
 	tarball=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -1)
 	pkg=$(basename "$tarball" .tar.xz)
 	dir=$LKM_CACHE/checkpatch/$pkg-$(dpkg-query -W -f='${Version}' "$pkg") || return 1
-	if [ ! -f "$dir/scripts/checkpatch.pl" ]; then
-		mkdir -p "$LKM_CACHE/checkpatch"
-		tmp=$(mktemp -d "$dir.XXXXXX") || return 1
-		tar -xJf "$tarball" -C "$tmp" --strip-components=1 --wildcards \
-			'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
-			'*/scripts/const_structs.checkpatch' &&
-			{ mv -T "$tmp" "$dir" 2>/dev/null || [ -f "$dir/scripts/checkpatch.pl" ]; } ||
-			{ rm -rf "$tmp"; return 1; }
-		rm -rf "$tmp"
-	fi
+	mkdir -p "$LKM_CACHE/checkpatch"
+	(
+		flock 9
+		[ -f "$dir.ready" ] && exit 0
+		rm -rf "$dir" && mkdir -p "$dir" &&
+			tar -xJf "$tarball" -C "$dir" --strip-components=1 --wildcards \
+				'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+				'*/scripts/const_structs.checkpatch' &&
+			touch "$dir.ready"
+	) 9>"$LKM_CACHE/checkpatch/lock" || return 1
 	echo "$dir/scripts/checkpatch.pl"
 }
 
